@@ -1,0 +1,120 @@
+"""Typed settings for every Tocsin process.
+
+Values come from command-line options first, then ``TOCSIN_*`` environment
+variables, then the defaults below. Each field documents what it sets and its
+unit; a value that does not parse is rejected with the setting's name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """A setting has an invalid value; the message names the setting."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TOCSIN_", extra="forbid", frozen=True)
+
+    home: Path = Field(
+        default=Path("~/.tocsin"),
+        description="Data directory: the embedded SQLite database and the secret key file.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description=(
+            "SQLAlchemy URL of the database, for example "
+            "postgresql+psycopg://postgres@127.0.0.1:5432/tocsin. "
+            "Empty means the embedded SQLite database HOME/tocsin.db."
+        ),
+    )
+    host: str = Field(default="127.0.0.1", description="Address the HTTP endpoint listens on.")
+    port: int = Field(default=4590, ge=0, le=65535, description="TCP port of the HTTP endpoint.")
+    region: str = Field(
+        default="us-east-1",
+        pattern=r"^[a-z]{2}(-[a-z]+)+-\d$",
+        description="Region that this endpoint serves when a request names none.",
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description=(
+            "Fernet key that encrypts secret access keys at rest and signs pagination tokens. "
+            "Empty means the key file HOME/secret.key, created on first start."
+        ),
+    )
+    max_body_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted, in bytes; larger requests get HTTP 413.",
+    )
+    clock_speed: float = Field(
+        default=1.0,
+        gt=0,
+        le=3600,
+        description=(
+            "How many seconds of product time pass per real second. Values above 1 make "
+            "escalations and rotations run faster for demonstrations; keep 1 in production."
+        ),
+    )
+    workers: int = Field(
+        default=2, ge=0, le=64, description="Job engine threads in this process; 0 disables them."
+    )
+    job_lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a claimed job stays with its worker before another may retake it.",
+    )
+    job_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="Longest wait between looks for due jobs when no wake-up arrives, in seconds.",
+    )
+    job_max_attempts: int = Field(
+        default=10, ge=1, description="Attempts before a failing job is given up as dead."
+    )
+    job_overdue_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="A due job not finished this many seconds after its due time is reported.",
+    )
+    log_level: str = Field(
+        default="INFO",
+        pattern=r"^(DEBUG|INFO|WARNING|ERROR)$",
+        description="Lowest level of log records written to standard error.",
+    )
+
+    @field_validator("home")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def effective_database_url(self) -> str:
+        """Return the configured database URL, or the embedded SQLite file in the home folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home / 'tocsin.db'}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from command-line overrides, then the environment, then defaults.
+
+    Overrides whose value is None are left out, so an option the user did not
+    give falls through to the environment.
+    """
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = ".".join(str(part) for part in error["loc"])
+            problems.append(
+                f"TOCSIN_{name.upper()} (--{name.replace('_', '-')}): {error['msg']}, "
+                f"got {error.get('input')!r}"
+            )
+        raise SettingsError("invalid setting: " + "; ".join(problems)) from exc

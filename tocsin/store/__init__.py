@@ -1,0 +1,1 @@
+"""Database engine and session set-up, column types and migrations."""
