@@ -1,0 +1,1 @@
+"""Durable jobs, leases, the clock and the workers that run timers."""

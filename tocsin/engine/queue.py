@@ -1,0 +1,364 @@
+"""Enqueue, cancel, claim and release jobs, and wake workers when new work commits.
+
+``enqueue`` and ``cancel`` run inside the caller's transaction, so a timer is
+written atomically with the state change that creates it. When that
+transaction commits, idle workers are woken. On PostgreSQL, ``NOTIFY`` on
+``NOTIFY_CHANNEL`` reaches every process listening on the same database.
+SQLite has no notifications, so in-process wake-up hooks are called instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+from sqlalchemy import and_, event, func, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session
+
+from tocsin.engine.clock import Clock, SystemClock
+from tocsin.engine.jobs import OPEN_STATUSES, Job, JobStatus
+
+logger = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL = "tocsin_jobs"
+
+# Hooks called after a SQLite transaction that enqueued a job commits, by database URL.
+_wake_hooks: dict[str, list[Callable[[], None]]] = {}
+_wake_hooks_lock = threading.Lock()
+_WAKE_PENDING = "tocsin.engine.wake_pending"
+
+
+def add_wake_hook(url: URL, hook: Callable[[], None]) -> None:
+    """Call ``hook`` after every committed enqueue into the SQLite database at ``url``."""
+    with _wake_hooks_lock:
+        _wake_hooks.setdefault(url.render_as_string(hide_password=True), []).append(hook)
+
+
+def remove_wake_hook(url: URL, hook: Callable[[], None]) -> None:
+    with _wake_hooks_lock:
+        hooks = _wake_hooks.get(url.render_as_string(hide_password=True), [])
+        if hook in hooks:
+            hooks.remove(hook)
+
+
+def _call_wake_hooks(url_key: str) -> None:
+    with _wake_hooks_lock:
+        hooks = list(_wake_hooks.get(url_key, ()))
+    for hook in hooks:
+        hook()
+
+
+def _request_wake(session: Session) -> None:
+    """Arrange for workers to be woken when the session's transaction commits."""
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        # PostgreSQL delivers the notification at commit and drops it on rollback.
+        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+        return
+    if session.info.get(_WAKE_PENDING):
+        return
+    session.info[_WAKE_PENDING] = True
+    url_key = bind.engine.url.render_as_string(hide_password=True)
+
+    def after_commit(committed: Session) -> None:
+        committed.info.pop(_WAKE_PENDING, None)
+        _call_wake_hooks(url_key)
+
+    # After a rollback the listener stays armed and fires on the next commit,
+    # which costs one needless wake-up.
+    event.listen(session, "after_commit", after_commit, once=True)
+
+
+def enqueue(
+    session: Session,
+    clock: Clock,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    due_at: datetime | None = None,
+    key: str | None = None,
+    account_id: str | None = None,
+    max_attempts: int | None = None,
+) -> Job:
+    """Insert a job due at ``due_at`` (default now) in the caller's transaction and return it.
+
+    When a job with the same ``key`` already exists, in any status, return that
+    job unchanged. The insert uses ON CONFLICT DO NOTHING, so the duplicate
+    leaves the caller's transaction usable on PostgreSQL. Keys are global, so
+    callers include the account and the object id in them.
+    """
+    if max_attempts is not None and max_attempts < 1:
+        raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
+    now = clock.now()
+    values = {
+        "kind": kind,
+        "payload": payload,
+        "account_id": account_id,
+        "key": key,
+        "status": JobStatus.PENDING.value,
+        "due_at": due_at or now,
+        "attempts": 0,
+        "max_attempts": max_attempts,
+        "fencing_token": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(Job).values(**values).on_conflict_do_nothing(index_elements=["key"])
+    job_id = session.execute(statement.returning(Job.id)).scalar_one_or_none()
+    if job_id is None:
+        existing = session.scalars(select(Job).where(Job.key == key)).one()
+        logger.debug("job key %s already enqueued as job %s", key, existing.id)
+        return existing
+    _request_wake(session)
+    job = session.get(Job, job_id)
+    assert job is not None
+    return job
+
+
+def cancel(session: Session, key: str, *, clock: Clock | None = None) -> bool:
+    """Cancel the pending or running job with ``key`` and return whether one was cancelled.
+
+    A handler that is already running commits nothing afterwards, because its
+    completion is fenced on the running status.
+    """
+    now = (clock or SystemClock()).now()
+    result = session.execute(
+        update(Job)
+        .where(Job.key == key, Job.status.in_(OPEN_STATUSES))
+        .values(
+            status=JobStatus.CANCELLED.value,
+            lease_owner=None,
+            lease_expires_at=None,
+            finished_at=now,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session="fetch")
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """A job leased to one worker, as it was when claimed."""
+
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    account_id: str | None
+    attempts: int
+    max_attempts: int | None
+    fencing_token: int
+    due_at: datetime
+    claimed_at: datetime
+    owner: str
+
+
+def claim_due(
+    session: Session, clock: Clock, owner: str, *, lease_seconds: float, limit: int
+) -> list[ClaimedJob]:
+    """Lease up to ``limit`` due jobs to ``owner``, oldest due time first.
+
+    A job is due when it is pending with ``due_at`` reached, or running with an
+    expired lease. Each claim increments ``attempts`` and ``fencing_token``.
+    PostgreSQL skips rows that other workers have locked; SQLite serialises
+    claims through the write lock that BEGIN IMMEDIATE takes.
+    """
+    now = clock.now()
+    due = or_(
+        and_(Job.status == JobStatus.PENDING.value, Job.due_at <= now),
+        and_(Job.status == JobStatus.RUNNING.value, Job.lease_expires_at <= now),
+    )
+    query = select(Job.id).where(due).order_by(Job.due_at, Job.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = list(session.scalars(query))
+    if not ids:
+        return []
+    rows = session.execute(
+        update(Job)
+        .where(Job.id.in_(ids))
+        .values(
+            status=JobStatus.RUNNING.value,
+            lease_owner=owner,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            fencing_token=Job.fencing_token + 1,
+            attempts=Job.attempts + 1,
+            updated_at=now,
+        )
+        .returning(
+            Job.id,
+            Job.kind,
+            Job.payload,
+            Job.account_id,
+            Job.attempts,
+            Job.max_attempts,
+            Job.fencing_token,
+            Job.due_at,
+        )
+        .execution_options(synchronize_session=False)
+    ).all()
+    claims = [
+        ClaimedJob(
+            id=row.id,
+            kind=row.kind,
+            payload=row.payload,
+            account_id=row.account_id,
+            attempts=row.attempts,
+            max_attempts=row.max_attempts,
+            fencing_token=row.fencing_token,
+            due_at=row.due_at,
+            claimed_at=now,
+            owner=owner,
+        )
+        for row in rows
+    ]
+    claims.sort(key=lambda claim: (claim.due_at, claim.id))
+    return claims
+
+
+def release_claims(session: Session, clock: Clock, claims: Sequence[ClaimedJob]) -> int:
+    """Put claimed jobs that never started back to pending and return how many were released.
+
+    The attempt taken at claim time is given back. The fencing token keeps its
+    new value, so the released claims stay unusable.
+    """
+    released = 0
+    now = clock.now()
+    for claim in claims:
+        result = session.execute(
+            update(Job)
+            .where(
+                Job.id == claim.id,
+                Job.status == JobStatus.RUNNING.value,
+                Job.lease_owner == claim.owner,
+                Job.fencing_token == claim.fencing_token,
+            )
+            .values(
+                status=JobStatus.PENDING.value,
+                lease_owner=None,
+                lease_expires_at=None,
+                attempts=Job.attempts - 1,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        released += getattr(result, "rowcount", 0)
+    return released
+
+
+class StaleClaimError(Exception):
+    """The job row no longer carries this worker's status, owner or fencing token."""
+
+
+def lock_if_owned(session: Session, claim: ClaimedJob) -> bool:
+    """Lock the job row and return whether it still belongs to ``claim``.
+
+    SQLite renders no FOR UPDATE, because its BEGIN IMMEDIATE write lock excludes other writers.
+    """
+    row = session.execute(
+        select(Job.status, Job.lease_owner, Job.fencing_token)
+        .where(Job.id == claim.id)
+        .with_for_update()
+    ).one_or_none()
+    return (
+        row is not None
+        and row.status == JobStatus.RUNNING.value
+        and row.lease_owner == claim.owner
+        and row.fencing_token == claim.fencing_token
+    )
+
+
+def finish_if_owned(session: Session, claim: ClaimedJob, **values: Any) -> None:
+    """Update the job row only if it still belongs to ``claim``, else raise StaleClaimError."""
+    result = session.execute(
+        update(Job)
+        .where(
+            Job.id == claim.id,
+            Job.status == JobStatus.RUNNING.value,
+            Job.lease_owner == claim.owner,
+            Job.fencing_token == claim.fencing_token,
+        )
+        .values(lease_owner=None, lease_expires_at=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        raise StaleClaimError(claim.id)
+
+
+def next_due_at(session: Session) -> datetime | None:
+    """Return the earliest moment at which a job becomes claimable, or None if none will."""
+    pending = session.scalar(
+        select(func.min(Job.due_at)).where(Job.status == JobStatus.PENDING.value)
+    )
+    leased = session.scalar(
+        select(func.min(Job.lease_expires_at)).where(Job.status == JobStatus.RUNNING.value)
+    )
+    moments = [moment for moment in (pending, leased) if moment is not None]
+    return min(moments) if moments else None
+
+
+class NotificationListener:
+    """A thread that LISTENs on ``NOTIFY_CHANNEL`` and calls ``on_notify`` for each message.
+
+    It uses its own autocommit psycopg connection and reconnects with
+    exponential backoff when the connection fails. After each (re)connect it
+    calls ``on_notify`` once, because messages sent while disconnected are lost.
+    """
+
+    def __init__(
+        self, url: URL, on_notify: Callable[[], None], *, max_backoff_seconds: float = 30.0
+    ) -> None:
+        self._conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._safe_url = url.render_as_string(hide_password=True)
+        self._on_notify = on_notify
+        self._max_backoff = max_backoff_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.ready = threading.Event()
+        self.received = 0
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="tocsin-job-listener", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    logger.info("listening for job notifications on %s", self._safe_url)
+                    self.ready.set()
+                    backoff = 0.5
+                    self._on_notify()
+                    while not self._stop.is_set():
+                        for _notify in conn.notifies(timeout=0.5):
+                            self.received += 1
+                            self._on_notify()
+            except psycopg.Error as exc:
+                self.ready.clear()
+                logger.warning(
+                    "job notification listener on %s failed, reconnecting in %.1f s: %s",
+                    self._safe_url,
+                    backoff,
+                    exc,
+                )
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+        self.ready.clear()
