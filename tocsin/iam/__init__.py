@@ -1,0 +1,1 @@
+"""Accounts, principals, credentials, policies, STS and IAM."""

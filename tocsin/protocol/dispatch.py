@@ -1,0 +1,249 @@
+"""The request pipeline shared by every service.
+
+A request is handled in steps. The service comes from the SigV4 credential
+scope, which picks the codec, which resolves the operation. The signature is
+verified against the caller's key, and the input is decoded and validated.
+The handler then runs inside one database transaction, with the
+idempotency-token check, and its output is encoded. Every failure is returned
+as an error in the protocol of the called service.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.model import OperationModel
+from sqlalchemy.exc import IntegrityError
+
+from tocsin import metrics
+from tocsin.iam.credentials import resolve_access_key
+from tocsin.protocol import idempotency, sigv4
+from tocsin.protocol.codec import Codec, HttpRequest, HttpResponse
+from tocsin.protocol.codecs import codec_for
+from tocsin.protocol.errors import (
+    AuthError,
+    InternalFailure,
+    InvalidAction,
+    RequestEntityTooLarge,
+    ServiceError,
+    UnknownOperationException,
+)
+from tocsin.protocol.handlers import RequestContext, ServiceHandlers
+from tocsin.protocol.pagination import InvalidPageToken
+from tocsin.protocol.services import ServiceSpec, specs_by_signing_name
+from tocsin.protocol.validation import validate
+
+if TYPE_CHECKING:
+    from tocsin.app import Runtime
+
+logger = logging.getLogger(__name__)
+access_log = logging.getLogger("tocsin.access")
+
+# Service used to shape the error of a request that names no service at all.
+FALLBACK_SERVICE = "sts"
+
+
+class Dispatcher:
+    """Turns one HTTP request into one HTTP response for any served service."""
+
+    def __init__(self, runtime: Runtime, handlers: Mapping[str, ServiceHandlers]) -> None:
+        self.runtime = runtime
+        self.handlers = handlers
+        self.specs = specs_by_signing_name()
+        # Modeled validation error shapes, so that errors carry their extra
+        # members (ssm-contacts adds Reason and Fields).
+        self._error_shapes = {
+            (spec.name, spec.info.validation_error): spec.model.shape_for(
+                spec.info.validation_error
+            )
+            for spec in self.specs.values()
+            if spec.info.validation_error in spec.model.shape_names
+        }
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        request_id = str(uuid.uuid4())
+        started = time.perf_counter()
+        spec = self._spec_for_errors(request)
+        operation_name = "-"
+        account_id = "-"
+        codec: Codec | None = None
+        operation: OperationModel | None = None
+        try:
+            signed = sigv4.parse_signature(request)
+            if signed is not None:
+                named = self.specs.get(signed.service)
+                if named is None:
+                    raise UnknownOperationException(
+                        f"The service {signed.service!r} in the credential scope is not served "
+                        f"here; served services: {', '.join(sorted(self.specs))}",
+                        status=400,
+                    )
+                spec = named
+            codec = codec_for(spec, request)
+            operation = codec.resolve_operation(request)
+            operation_name = operation.name
+            if signed is None:
+                raise AuthError("missing", "Request is missing Authentication Token")
+            response, account_id = self._run(spec, codec, operation, request, signed, request_id)
+        except ServiceError as error:
+            response = self._error_response(spec, codec, operation, request, error, request_id)
+        except Exception as exc:
+            logger.exception(
+                "request %s to %s.%s failed unexpectedly", request_id, spec.name, operation_name
+            )
+            failure = InternalFailure(
+                "The request processing has failed because of an unknown error "
+                f"({type(exc).__name__})."
+            )
+            response = self._error_response(spec, codec, operation, request, failure, request_id)
+
+        elapsed = time.perf_counter() - started
+        metrics.observe_request(spec.name, operation_name, response.status, elapsed)
+        access_log.info(
+            "request_id=%s account=%s service=%s operation=%s status=%d duration_ms=%.1f",
+            request_id,
+            account_id,
+            spec.name,
+            operation_name,
+            response.status,
+            elapsed * 1000,
+        )
+        return response
+
+    def _run(
+        self,
+        spec: ServiceSpec,
+        codec: Codec,
+        operation: OperationModel,
+        request: HttpRequest,
+        signed: sigv4.SignedRequest,
+        request_id: str,
+    ) -> tuple[HttpResponse, str]:
+        service_handlers = self.handlers.get(spec.name)
+        entry = service_handlers.operations.get(operation.name) if service_handlers else None
+
+        # Two attempts: a concurrent request with the same idempotency token can
+        # win the insert of the token record, and the retry then returns its result.
+        for attempt in (1, 2):
+            try:
+                with self.runtime.database.session() as session:
+                    resolved = resolve_access_key(
+                        session,
+                        self.runtime.secrets,
+                        signed.access_key_id,
+                        signed.session_token,
+                        self.runtime.clock.now(),
+                    )
+                    # The client signs with its own wall clock, so the skew
+                    # window is checked against the wall clock, not product time.
+                    sigv4.verify_signature(
+                        request, signed, resolved.secret_access_key, now=datetime.now(UTC)
+                    )
+                    caller = resolved.caller
+                    if entry is None:
+                        raise self._not_implemented(codec, operation)
+                    params = codec.parse_request(operation, request)
+                    validate(
+                        operation.input_shape,
+                        params,
+                        error_code=spec.info.validation_error,
+                        error_shape=self._error_shapes.get((spec.name, spec.info.validation_error)),
+                    )
+                    ctx = RequestContext(
+                        request_id=request_id,
+                        spec=spec,
+                        operation=operation.name,
+                        region=signed.region,
+                        caller=caller,
+                        session=session,
+                        runtime=self.runtime,
+                    )
+                    output = self._invoke(ctx, operation, entry.handler, params)
+                    return codec.serialize_response(
+                        operation, output, request_id
+                    ), caller.account_id
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+                logger.info("request %s raced another on a unique key; retrying", request_id)
+        raise AssertionError("unreachable")
+
+    def _invoke(
+        self,
+        ctx: RequestContext,
+        operation: OperationModel,
+        handler: Any,
+        params: dict[str, Any],
+    ) -> Mapping[str, Any]:
+        token_request = idempotency.IdempotentRequest.from_params(
+            ctx.spec, operation, ctx.account_id, params
+        )
+        if token_request is not None:
+            stored = idempotency.find(ctx.session, token_request, now=ctx.clock.now())
+            if stored is not None:
+                return stored
+        try:
+            output = handler(ctx, params) or {}
+        except InvalidPageToken as exc:
+            raise ServiceError(str(exc), code=ctx.spec.info.invalid_token_error) from exc
+        if token_request is not None:
+            idempotency.store(ctx.session, token_request, output, now=ctx.clock.now())
+        return output
+
+    def too_large(self, request: HttpRequest, limit: int) -> HttpResponse:
+        """Build the error response to a request whose body is larger than ``limit`` bytes."""
+        request_id = str(uuid.uuid4())
+        spec = self._spec_for_errors(request)
+        signed = None
+        with contextlib.suppress(ServiceError):
+            signed = sigv4.parse_signature(request)
+        if signed is not None and signed.service in self.specs:
+            spec = self.specs[signed.service]
+        error = RequestEntityTooLarge(
+            f"Request body exceeds the maximum size of {limit} bytes accepted by this server "
+            "(setting TOCSIN_MAX_BODY_BYTES)."
+        )
+        logger.warning(
+            "request %s to %s rejected: body over %d bytes", request_id, spec.name, limit
+        )
+        metrics.observe_request(spec.name, "-", 413, 0.0)
+        return self._error_response(spec, None, None, request, error, request_id)
+
+    @staticmethod
+    def _not_implemented(codec: Codec, operation: OperationModel) -> ServiceError:
+        message = f"The operation {operation.name} is not implemented by this Tocsin server."
+        if codec.protocol == "query":
+            return InvalidAction(message)
+        return UnknownOperationException(message)
+
+    def _spec_for_errors(self, request: HttpRequest) -> ServiceSpec:
+        """Guess the called service from the request alone, to shape an early error."""
+        target = request.header("x-amz-target")
+        if target:
+            prefix = target.split(".", 1)[0]
+            for spec in self.specs.values():
+                if spec.model.metadata.get("targetPrefix") == prefix:
+                    return spec
+        return self.specs.get(FALLBACK_SERVICE) or next(iter(self.specs.values()))
+
+    def _error_response(
+        self,
+        spec: ServiceSpec,
+        codec: Codec | None,
+        operation: OperationModel | None,
+        request: HttpRequest,
+        error: ServiceError,
+        request_id: str,
+    ) -> HttpResponse:
+        if codec is None:
+            try:
+                codec = codec_for(spec, request)
+            except ServiceError:
+                codec = codec_for(self.specs[FALLBACK_SERVICE], request)
+        return codec.serialize_error(error, request_id, operation)
