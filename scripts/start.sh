@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Install what Tocsin needs into .venv, then serve on the embedded SQLite database.
+#
+# Data lives in .tocsin/ of this checkout unless TOCSIN_HOME says otherwise.
+# Extra arguments go to `tocsin serve`, for example --port 4600.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+"$root/scripts/bootstrap.sh"
+export TOCSIN_HOME="${TOCSIN_HOME:-$root/.tocsin}"
+exec "$root/.venv/bin/tocsin" serve "$@"

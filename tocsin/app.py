@@ -1,0 +1,139 @@
+"""Composition root: builds the runtime and the ASGI application from settings."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from tocsin.config import Settings
+from tocsin.engine.clock import Clock, make_clock
+from tocsin.engine.worker import Engine, JobRegistry
+from tocsin.iam.crypto import SecretBox, load_or_create_key
+from tocsin.protocol.codec import HttpRequest, HttpResponse
+from tocsin.protocol.dispatch import Dispatcher
+from tocsin.protocol.handlers import ServiceHandlers
+from tocsin.protocol.pagination import PageTokens
+from tocsin.store.database import Database
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Long-lived objects of one Tocsin process, shared by requests and jobs."""
+
+    settings: Settings
+    clock: Clock
+    database: Database
+    secrets: SecretBox
+    page_tokens: PageTokens
+    jobs: JobRegistry
+    handlers: dict[str, ServiceHandlers] = field(default_factory=dict)
+    engine: Engine | None = None
+
+
+def all_service_handlers() -> dict[str, ServiceHandlers]:
+    """Return the handlers of every service that Tocsin implements, by service name."""
+    from tocsin.iam.iam_handlers import handlers as iam_handlers
+    from tocsin.iam.sts_handlers import handlers as sts_handlers
+
+    registered = (iam_handlers, sts_handlers)
+    return {service.service: service for service in registered}
+
+
+def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
+    """Open the database, bring its schema up to date and load the secret key."""
+    clock = clock or make_clock(settings.clock_speed)
+    database = Database(settings.effective_database_url)
+    database.migrate()
+    secrets = SecretBox(load_or_create_key(settings.home, settings.secret_key))
+    return Runtime(
+        settings=settings,
+        clock=clock,
+        database=database,
+        secrets=secrets,
+        page_tokens=PageTokens(secrets.derive("pagination"), clock),
+        jobs=JobRegistry(),
+        handlers=all_service_handlers(),
+    )
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """Read the request body, or return None once it grows past ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(runtime: Runtime, *, run_engine: bool = True) -> Starlette:
+    """Build the ASGI application: the AWS endpoint, health and metrics."""
+    dispatcher = Dispatcher(runtime, runtime.handlers)
+    settings = runtime.settings
+
+    async def endpoint(request: Request) -> Response:
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        body = await _read_body(request, settings.max_body_bytes)
+        http_request = HttpRequest(
+            method=request.method,
+            raw_path=raw_path.decode("latin-1"),
+            query_string=request.scope.get("query_string", b"").decode("latin-1"),
+            headers={name.lower(): value for name, value in request.headers.items()},
+            body=body or b"",
+        )
+        if body is None:
+            result = await run_in_threadpool(
+                dispatcher.too_large, http_request, settings.max_body_bytes
+            )
+        else:
+            result = await run_in_threadpool(dispatcher.handle, http_request)
+        return _to_response(result)
+
+    async def healthz(_request: Request) -> Response:
+        healthy = await run_in_threadpool(runtime.database.ping)
+        status = 200 if healthy else 503
+        return JSONResponse({"status": "ok" if healthy else "database unavailable"}, status)
+
+    async def metrics_endpoint(_request: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if run_engine and settings.workers > 0:
+            runtime.engine = Engine(runtime.database, runtime.clock, runtime.jobs, settings)
+            runtime.engine.start()
+        try:
+            yield
+        finally:
+            if runtime.engine is not None:
+                await run_in_threadpool(runtime.engine.stop)
+                runtime.engine = None
+
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Route("/{path:path}", endpoint, methods=methods),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _to_response(result: HttpResponse) -> Response:
+    headers: Mapping[str, str] = result.headers
+    return Response(content=result.body, status_code=result.status, headers=dict(headers))

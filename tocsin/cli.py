@@ -1,0 +1,129 @@
+"""Command-line interface: ``tocsin serve`` and ``tocsin account create``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+import click
+from sqlalchemy import func, select
+
+from tocsin import __version__
+from tocsin.config import Settings, SettingsError, load_settings
+
+logger = logging.getLogger(__name__)
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level, format=LOG_FORMAT, stream=sys.stderr)
+
+
+database_option = click.option(
+    "--database-url",
+    default=None,
+    help="SQLAlchemy URL of the database (TOCSIN_DATABASE_URL); default: SQLite in the home.",
+)
+home_option = click.option(
+    "--home",
+    default=None,
+    help="Data directory for the embedded database and the key file (TOCSIN_HOME).",
+)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="tocsin")
+def main() -> None:
+    """Tocsin: a self-hosted incident manager that speaks the AWS Incident Manager APIs."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (TOCSIN_HOST, 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="TCP port to listen on (TOCSIN_PORT, 4590).")
+@database_option
+@home_option
+def serve(host: str | None, port: int | None, database_url: str | None, home: str | None) -> None:
+    """Serve every AWS API, the health check and the metrics on one HTTP endpoint."""
+    import uvicorn
+
+    from tocsin.app import build_runtime, create_app
+    from tocsin.iam.models import Account
+
+    settings = _settings(host=host, port=port, database_url=database_url, home=home)
+    _configure_logging(settings)
+    runtime = build_runtime(settings)
+    with runtime.database.session() as session:
+        accounts = session.scalar(select(func.count()).select_from(Account)) or 0
+    url = f"http://{settings.host}:{settings.port}"
+    database = runtime.database.url.render_as_string(hide_password=True)
+    click.echo(f"Tocsin {__version__} serving at {url} (database: {database})", err=True)
+    if accounts == 0:
+        click.echo(
+            "No accounts yet. Create one with `tocsin account create` (same --home or "
+            "--database-url), then point boto3 or the AWS CLI at "
+            f"endpoint_url={url} with the printed keys.",
+            err=True,
+        )
+    app = create_app(runtime)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        timeout_graceful_shutdown=30,
+    )
+    runtime.database.dispose()
+
+
+@main.group()
+def account() -> None:
+    """Manage accounts."""
+
+
+@account.command("create")
+@click.option("--account-id", default=None, help="12-digit account id; random when absent.")
+@click.option("--name", default=None, help="Account name, 1 to 50 characters.")
+@database_option
+@home_option
+def account_create(
+    account_id: str | None, name: str | None, database_url: str | None, home: str | None
+) -> None:
+    """Create an account and print its administrator's access key as JSON."""
+    from tocsin.app import build_runtime
+    from tocsin.iam.accounts import AccountError, create_account
+
+    settings = _settings(database_url=database_url, home=home)
+    _configure_logging(settings)
+    runtime = build_runtime(settings)
+    try:
+        with runtime.database.session() as session:
+            created = create_account(
+                session, runtime.clock, runtime.secrets, account_id=account_id, name=name
+            )
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        runtime.database.dispose()
+    click.echo(
+        json.dumps(
+            {
+                "AccountId": created.account_id,
+                "AccountName": created.name,
+                "Arn": created.administrator_arn,
+                "AccessKeyId": created.access_key_id,
+                "SecretAccessKey": created.secret_access_key,
+            },
+            indent=2,
+        )
+    )
