@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tocsin.config import Settings
+from tocsin.engine import maintenance
 from tocsin.engine.clock import Clock, make_clock
 from tocsin.engine.worker import Engine, JobRegistry
 from tocsin.iam.crypto import SecretBox, load_or_create_key
@@ -56,13 +57,15 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     database = Database(settings.effective_database_url)
     database.migrate()
     secrets = SecretBox(load_or_create_key(settings.home, settings.secret_key))
+    jobs = JobRegistry()
+    maintenance.register(jobs)
     return Runtime(
         settings=settings,
         clock=clock,
         database=database,
         secrets=secrets,
         page_tokens=PageTokens(secrets.derive("pagination"), clock),
-        jobs=JobRegistry(),
+        jobs=jobs,
         handlers=all_service_handlers(),
     )
 
@@ -116,6 +119,8 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> Starlette:
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         if run_engine and settings.workers > 0:
+            with runtime.database.session() as session:
+                maintenance.schedule_maintenance(session, runtime.clock)
             runtime.engine = Engine(runtime.database, runtime.clock, runtime.jobs, settings)
             runtime.engine.start()
         try:

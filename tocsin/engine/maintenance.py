@@ -1,0 +1,65 @@
+"""The hourly maintenance job: purge rows that no request or job needs any more.
+
+The job reschedules itself, so the next run is a row in the jobs table like
+every other timer. Its key names the hour it is due, so nodes that start
+together schedule it once.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from tocsin.engine.clock import Clock
+from tocsin.engine.jobs import Job, JobContext, JobRegistry, JobStatus
+from tocsin.engine.queue import enqueue
+from tocsin.iam.models import RoleSession
+from tocsin.protocol import idempotency
+
+logger = logging.getLogger(__name__)
+
+KIND = "maintenance.purge"
+INTERVAL = timedelta(hours=1)
+# Finished jobs stay this long for diagnosis; expired role sessions this long
+# so that a late request still gets ExpiredToken rather than an unknown key.
+FINISHED_JOB_RETENTION = timedelta(days=7)
+EXPIRED_SESSION_RETENTION = timedelta(days=1)
+
+
+def _next_slot(now: datetime) -> datetime:
+    return now.replace(minute=0, second=0, microsecond=0) + INTERVAL
+
+
+def schedule_maintenance(session: Session, clock: Clock) -> Job:
+    """Enqueue the next run at the start of the next hour, unless it is already queued."""
+    due_at = _next_slot(clock.now())
+    return enqueue(session, clock, KIND, {}, due_at=due_at, key=f"{KIND}:{due_at.isoformat()}")
+
+
+def run_maintenance(ctx: JobContext) -> None:
+    """Delete stale idempotency records, expired role sessions and old finished jobs."""
+    now = ctx.clock.now()
+    purged_tokens = idempotency.purge(ctx.session, now - idempotency.IDEMPOTENCY_WINDOW)
+    sessions = ctx.session.execute(
+        delete(RoleSession).where(RoleSession.expires_at < now - EXPIRED_SESSION_RETENTION)
+    )
+    finished = ctx.session.execute(
+        delete(Job).where(
+            Job.status.in_([JobStatus.DONE.value, JobStatus.DEAD.value, JobStatus.CANCELLED.value]),
+            Job.finished_at < now - FINISHED_JOB_RETENTION,
+        )
+    )
+    logger.info(
+        "maintenance purged %d idempotency records, %d role sessions and %d finished jobs",
+        purged_tokens,
+        sessions.rowcount,  # type: ignore[attr-defined]
+        finished.rowcount,  # type: ignore[attr-defined]
+    )
+    schedule_maintenance(ctx.session, ctx.clock)
+
+
+def register(registry: JobRegistry) -> None:
+    registry.register(KIND, run_maintenance)
