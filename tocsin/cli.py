@@ -11,7 +11,7 @@ import click
 from sqlalchemy import func, select
 
 from tocsin import __version__
-from tocsin.config import Settings, SettingsError, load_settings
+from tocsin.config import Settings, SettingsError, load_settings, settings_help
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def main() -> None:
     """Tocsin: a self-hosted incident manager that speaks the AWS Incident Manager APIs."""
 
 
-@main.command()
+@main.command(epilog="Settings, also read from the environment:\n\n" + settings_help())
 @click.option("--host", default=None, help="Address to listen on (TOCSIN_HOST, 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="TCP port to listen on (TOCSIN_PORT, 4590).")
 @database_option

@@ -34,11 +34,6 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address the HTTP endpoint listens on.")
     port: int = Field(default=4590, ge=0, le=65535, description="TCP port of the HTTP endpoint.")
-    region: str = Field(
-        default="us-east-1",
-        pattern=r"^[a-z]{2}(-[a-z]+)+-\d$",
-        description="Region that this endpoint serves when a request names none.",
-    )
     secret_key: str | None = Field(
         default=None,
         description=(
@@ -98,6 +93,15 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.home / 'tocsin.db'}"
+
+
+def settings_help() -> str:
+    """Return one paragraph per setting: its variable, default and description."""
+    paragraphs = []
+    for name, field in Settings.model_fields.items():
+        default = field.default if field.default is not None else "unset"
+        paragraphs.append(f"TOCSIN_{name.upper()} (default {default}): {field.description}")
+    return "\n\n".join(paragraphs)
 
 
 def load_settings(**overrides: object) -> Settings:
