@@ -12,7 +12,7 @@ from tocsin.iam import users
 from tocsin.iam.models import AccessKey, Role, User
 from tocsin.protocol.errors import ServiceError
 from tocsin.protocol.handlers import RequestContext, ServiceHandlers
-from tocsin.protocol.pagination import InvalidPageToken
+from tocsin.protocol.pagination import InvalidPageToken, page_scope, paginate
 
 handlers = ServiceHandlers("iam")
 
@@ -43,23 +43,23 @@ def _page(
     params: dict[str, Any],
     items: Sequence[Item],
     key: Callable[[Item], str],
-    scope: str,
 ) -> tuple[list[Item], dict[str, Any]]:
     """Cut one page from ``items`` (sorted by ``key``) by the Marker and MaxItems members."""
-    scope = f"{ctx.account_id}:iam:{ctx.operation}:{scope}"
-    after = None
-    if params.get("Marker"):
-        try:
-            after = ctx.runtime.page_tokens.decode(scope, params["Marker"])["after"]
-        except (InvalidPageToken, KeyError) as exc:
-            raise ValidationError(f"Invalid Marker: {params['Marker']!r} {exc}") from exc
-    remaining = [item for item in items if after is None or key(item) > after]
-    size = params.get("MaxItems") or DEFAULT_MAX_ITEMS
-    page = remaining[:size]
-    if len(remaining) > size:
-        marker = ctx.runtime.page_tokens.encode(scope, {"after": key(page[-1])})
-        return page, {"IsTruncated": True, "Marker": marker}
-    return page, {"IsTruncated": False}
+    filters = {k: v for k, v in params.items() if k not in ("Marker", "MaxItems")}
+    try:
+        page = paginate(
+            items,
+            key=lambda item: (key(item),),
+            max_results=params.get("MaxItems") or DEFAULT_MAX_ITEMS,
+            token=params.get("Marker"),
+            tokens=ctx.runtime.page_tokens,
+            scope=page_scope(ctx.account_id, "iam", ctx.operation, filters),
+        )
+    except InvalidPageToken as exc:
+        raise ValidationError(f"Invalid Marker {params['Marker']!r}: {exc}") from exc
+    if page.next_token is None:
+        return page.items, {"IsTruncated": False}
+    return page.items, {"IsTruncated": True, "Marker": page.next_token}
 
 
 def _user_output(user: User) -> dict[str, Any]:
@@ -140,7 +140,7 @@ def list_users(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         select(User).where(User.account_id == ctx.account_id).order_by(User.name)
     ).all()
     matching = [user for user in found if user.path.startswith(prefix)]
-    page, more = _page(ctx, params, matching, lambda user: user.name, prefix)
+    page, more = _page(ctx, params, matching, lambda user: user.name)
     return {"Users": [_user_output(user) for user in page], **more}
 
 
@@ -170,7 +170,7 @@ def list_access_keys(ctx: RequestContext, params: dict[str, Any]) -> dict[str, A
     keys = ctx.session.scalars(
         select(AccessKey).where(AccessKey.user_id == user.user_id).order_by(AccessKey.access_key_id)
     ).all()
-    page, more = _page(ctx, params, keys, lambda key: key.access_key_id, user.user_id)
+    page, more = _page(ctx, params, keys, lambda key: key.access_key_id)
     metadata = [
         {
             "UserName": user.name,
@@ -217,7 +217,7 @@ def get_user_policy(ctx: RequestContext, params: dict[str, Any]) -> dict[str, An
 def list_user_policies(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     user = _target_user(ctx, params)
     names = [policy.name for policy in user.policies]
-    page, more = _page(ctx, params, names, lambda name: name, user.user_id)
+    page, more = _page(ctx, params, names, lambda name: name)
     return {"PolicyNames": page, **more}
 
 
@@ -265,7 +265,7 @@ def list_roles(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         select(Role).where(Role.account_id == ctx.account_id).order_by(Role.name)
     ).all()
     matching = [role for role in found if role.path.startswith(prefix)]
-    page, more = _page(ctx, params, matching, lambda role: role.name, prefix)
+    page, more = _page(ctx, params, matching, lambda role: role.name)
     return {"Roles": [_role_output(role) for role in page], **more}
 
 
@@ -301,7 +301,7 @@ def get_role_policy(ctx: RequestContext, params: dict[str, Any]) -> dict[str, An
 def list_role_policies(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     role = _target_role(ctx, params)
     names = [policy.name for policy in role.policies]
-    page, more = _page(ctx, params, names, lambda name: name, role.role_id)
+    page, more = _page(ctx, params, names, lambda name: name)
     return {"PolicyNames": page, **more}
 
 
