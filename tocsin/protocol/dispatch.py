@@ -22,7 +22,7 @@ from botocore.model import OperationModel
 from sqlalchemy.exc import IntegrityError
 
 from tocsin import metrics
-from tocsin.iam.credentials import resolve_access_key
+from tocsin.iam.credentials import SecretCache, resolve_access_key
 from tocsin.protocol import idempotency, sigv4
 from tocsin.protocol.codec import Codec, HttpRequest, HttpResponse
 from tocsin.protocol.codecs import codec_for
@@ -56,6 +56,7 @@ class Dispatcher:
         self.runtime = runtime
         self.handlers = handlers
         self.specs = specs_by_signing_name()
+        self._secrets = SecretCache(runtime.secrets)
         # Modeled validation error shapes, so that errors carry their extra
         # members (ssm-contacts adds Reason and Fields).
         self._error_shapes = {
@@ -128,33 +129,33 @@ class Dispatcher:
         service_handlers = self.handlers.get(spec.name)
         entry = service_handlers.operations.get(operation.name) if service_handlers else None
 
+        with self.runtime.database.read() as connection:
+            resolved = resolve_access_key(
+                connection,
+                self._secrets,
+                signed.access_key_id,
+                signed.session_token,
+                self.runtime.clock.now(),
+            )
+        # The client signs with its own wall clock, so the skew window is
+        # checked against the wall clock, not against product time.
+        sigv4.verify_signature(request, signed, resolved.secret_access_key, now=datetime.now(UTC))
+        caller = resolved.caller
+        if entry is None:
+            raise self._not_implemented(codec, operation)
+        params = codec.parse_request(operation, request)
+        validate(
+            operation.input_shape,
+            params,
+            error_code=spec.info.validation_error,
+            error_shape=self._error_shapes.get((spec.name, spec.info.validation_error)),
+        )
+
         # Two attempts: a concurrent request with the same idempotency token can
         # win the insert of the token record, and the retry then returns its result.
         for attempt in (1, 2):
             try:
                 with self.runtime.database.session() as session:
-                    resolved = resolve_access_key(
-                        session,
-                        self.runtime.secrets,
-                        signed.access_key_id,
-                        signed.session_token,
-                        self.runtime.clock.now(),
-                    )
-                    # The client signs with its own wall clock, so the skew
-                    # window is checked against the wall clock, not product time.
-                    sigv4.verify_signature(
-                        request, signed, resolved.secret_access_key, now=datetime.now(UTC)
-                    )
-                    caller = resolved.caller
-                    if entry is None:
-                        raise self._not_implemented(codec, operation)
-                    params = codec.parse_request(operation, request)
-                    validate(
-                        operation.input_shape,
-                        params,
-                        error_code=spec.info.validation_error,
-                        error_shape=self._error_shapes.get((spec.name, spec.info.validation_error)),
-                    )
                     ctx = RequestContext(
                         request_id=request_id,
                         spec=spec,

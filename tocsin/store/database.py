@@ -11,7 +11,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 logger = logging.getLogger(__name__)
@@ -21,6 +21,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # Key of the PostgreSQL advisory lock that serialises migrations when several
 # nodes start at once against one database.
 MIGRATION_LOCK_KEY = 0x74_6F_63_73  # "tocs"
+
+# Execution option that marks a connection's transactions as read-only.
+READ_ONLY_OPTION = "tocsin_read_only"
 
 
 def normalise_url(url: str) -> URL:
@@ -53,7 +56,12 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Read-only transactions (Database.read) take no write lock, so in WAL
+        # mode they run beside a writer instead of queuing behind it.
+        if connection.get_execution_options().get(READ_ONLY_OPTION):
+            connection.exec_driver_sql("BEGIN DEFERRED")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -80,9 +88,21 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """Yield a session inside one transaction: commit on success, roll back on error."""
+        """Yield a session inside one transaction: commit on success, roll back on error.
+
+        The database transaction starts at the session's first statement, so a
+        session that runs none takes no lock.
+        """
         with self._sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """Yield a connection inside a read-only transaction that takes no write lock."""
+        with self.engine.connect() as connection:
+            connection = connection.execution_options(**{READ_ONLY_OPTION: True})
+            with connection.begin():
+                yield connection
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration."""
