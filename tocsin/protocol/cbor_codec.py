@@ -31,6 +31,7 @@ from tocsin.protocol.shapes import (
     datetime_to_epoch,
     decode_input,
     encode_output,
+    json_type_name,
     typed_error_document,
 )
 
@@ -131,7 +132,7 @@ def load_cbor_map(body: bytes) -> dict[Any, Any]:
         )
     if not isinstance(document, dict):
         raise SerializationException(
-            f"The request body must be a CBOR map, not {type(document).__name__}."
+            f"The request body must be a CBOR map, not {json_type_name(document)}."
         )
     return _drop_undefined(document)  # type: ignore[no-any-return]
 

@@ -45,6 +45,16 @@ class ValueConversionError(Exception):
         super().__init__(f"Invalid value {value!r} for {path or 'the request body'}: {expected}")
 
 
+def json_type_name(value: object) -> str:
+    """Name the JSON type of a decoded value, as a client would call it."""
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
+    if value is None:
+        return "null"
+    if isinstance(value, list):
+        return "an array"
+    return names.get(type(value), type(value).__name__)
+
+
 def join_path(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
@@ -56,8 +66,14 @@ def timestamp_format(shape: Shape, default: str) -> str:
     return str(shape.serialization.get("timestampFormat", default)).lower()
 
 
-def epoch_to_datetime(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, tz=UTC)
+def epoch_to_datetime(seconds: float, path: str = "") -> datetime:
+    """Convert epoch seconds to an aware UTC datetime; raise for values outside years 1-9999."""
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise ValueConversionError(
+            path, seconds, "expected a timestamp between the years 1 and 9999"
+        ) from exc
 
 
 def datetime_to_epoch(value: datetime) -> float:
@@ -75,14 +91,15 @@ def parse_timestamp_text(text: str, path: str) -> datetime:
     """Parse an ISO-8601, HTTP-date or epoch-seconds timestamp from text."""
     stripped = text.strip()
     if _EPOCH_TEXT.fullmatch(stripped):
-        return epoch_to_datetime(float(stripped))
+        return epoch_to_datetime(float(stripped), path)
+    # as_utc overflows for a time near the end of year 9999 with a negative offset.
     try:
         return as_utc(datetime.fromisoformat(stripped.replace("Z", "+00:00")))
-    except ValueError:
+    except (OverflowError, ValueError):
         pass
     try:
         return as_utc(parsedate_to_datetime(stripped))
-    except (TypeError, ValueError):
+    except (OverflowError, TypeError, ValueError):
         pass
     raise ValueConversionError(path, text, "expected an ISO-8601 or epoch-seconds timestamp")
 
@@ -194,7 +211,7 @@ def load_json_object(body: bytes) -> dict[str, Any]:
         raise SerializationException(f"The request body is not valid JSON: {exc}") from None
     if not isinstance(document, dict):
         raise SerializationException(
-            f"The request body must be a JSON object, not {type(document).__name__}."
+            f"The request body must be a JSON object, not {json_type_name(document)}."
         )
     return document
 
@@ -275,9 +292,14 @@ def _decode_document_scalar(shape: Shape, value: Any, style: DocumentStyle, path
     is_number = isinstance(value, int | float) and not isinstance(value, bool)
     if kind == "timestamp":
         if isinstance(value, datetime):
-            return as_utc(value)
+            try:
+                return as_utc(value)
+            except OverflowError as exc:
+                raise ValueConversionError(
+                    path, value, "expected a timestamp between the years 1 and 9999"
+                ) from exc
         if is_number:
-            return epoch_to_datetime(value)
+            return epoch_to_datetime(value, path)
         if isinstance(value, str):
             return parse_timestamp_text(value, path)
         return value
@@ -287,7 +309,12 @@ def _decode_document_scalar(shape: Shape, value: Any, style: DocumentStyle, path
         return value
     if kind in ("float", "double"):
         if is_number:
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError as exc:
+                raise ValueConversionError(
+                    path, value, f"the number is too large for a {kind}"
+                ) from exc
         if isinstance(value, str) and value in _SPECIAL_FLOATS:
             return _SPECIAL_FLOATS[value]
     return value
