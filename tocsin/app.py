@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -92,7 +92,12 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> Starlette:
 
     async def endpoint(request: Request) -> Response:
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
-        body = await _read_body(request, settings.max_body_bytes)
+        try:
+            body = await _read_body(request, settings.max_body_bytes)
+        except ClientDisconnect:
+            # Nobody is left to read a response; record the event and move on.
+            logger.info("client %s disconnected while sending its request body", request.client)
+            return Response(status_code=400)
         http_request = HttpRequest(
             method=request.method,
             raw_path=raw_path.decode("latin-1"),

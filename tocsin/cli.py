@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
+from types import FrameType
 from typing import Any
 
 import click
@@ -75,6 +77,11 @@ def serve(host: str | None, port: int | None, database_url: str | None, home: st
             err=True,
         )
     app = create_app(runtime)
+    # uvicorn shuts down gracefully on SIGINT and SIGTERM, then raises the
+    # signal again under the handlers found at start. Ignoring it there lets
+    # the process close the database and exit with status 0.
+    for handled in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(handled, _ignore_signal)
     uvicorn.run(
         app,
         host=settings.host,
@@ -84,6 +91,11 @@ def serve(host: str | None, port: int | None, database_url: str | None, home: st
         timeout_graceful_shutdown=30,
     )
     runtime.database.dispose()
+    click.echo("Tocsin stopped", err=True)
+
+
+def _ignore_signal(_signal: int, _frame: FrameType | None) -> None:
+    return
 
 
 @main.group()

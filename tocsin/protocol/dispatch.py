@@ -45,8 +45,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 access_log = logging.getLogger("tocsin.access")
 
-# Service used to shape the error of a request that names no service at all.
+# Services whose protocol shapes the error of a request that names no service:
+# one per protocol, picked by what the request looks like.
 FALLBACK_SERVICE = "sts"
+CBOR_FALLBACK_SERVICE = "cloudwatch"
+REST_JSON_FALLBACK_SERVICE = "ssm-incidents"
 
 
 class Dispatcher:
@@ -77,20 +80,15 @@ class Dispatcher:
         operation: OperationModel | None = None
         try:
             signed = sigv4.parse_signature(request)
-            if signed is not None:
-                named = self.specs.get(signed.service)
-                if named is None:
-                    raise UnknownOperationException(
-                        f"The service {signed.service!r} in the credential scope is not served "
-                        f"here; served services: {', '.join(sorted(self.specs))}",
-                        status=400,
-                    )
-                spec = named
+            if signed is None:
+                raise AuthError("missing", "Request is missing Authentication Token")
+            named = self.specs.get(signed.service)
+            if named is None:
+                raise self._unserved_service(spec, request, signed.service)
+            spec = named
             codec = codec_for(spec, request)
             operation = codec.resolve_operation(request)
             operation_name = operation.name
-            if signed is None:
-                raise AuthError("missing", "Request is missing Authentication Token")
             response, account_id = self._run(spec, codec, operation, request, signed, request_id)
         except ServiceError as error:
             response = self._error_response(spec, codec, operation, request, error, request_id)
@@ -224,14 +222,39 @@ class Dispatcher:
         return UnknownOperationException(message)
 
     def _spec_for_errors(self, request: HttpRequest) -> ServiceSpec:
-        """Guess the called service from the request alone, to shape an early error."""
+        """Guess the called service from the request alone, to shape an early error.
+
+        The X-Amz-Target prefix names a json service; the smithy-protocol
+        header marks CBOR; a form body or an Action parameter marks a query
+        service; anything else is taken for a rest-json request.
+        """
         target = request.header("x-amz-target")
         if target:
             prefix = target.split(".", 1)[0]
             for spec in self.specs.values():
                 if spec.model.metadata.get("targetPrefix") == prefix:
                     return spec
-        return self.specs.get(FALLBACK_SERVICE) or next(iter(self.specs.values()))
+        wanted = FALLBACK_SERVICE
+        content_type = request.header("content-type").split(";", 1)[0].strip().lower()
+        if request.header("smithy-protocol"):
+            wanted = CBOR_FALLBACK_SERVICE
+        elif content_type != "application/x-www-form-urlencoded" and "Action" not in request.query:
+            wanted = REST_JSON_FALLBACK_SERVICE
+        for spec in self.specs.values():
+            if spec.name == wanted:
+                return spec
+        return next(iter(self.specs.values()))
+
+    def _unserved_service(
+        self, spec: ServiceSpec, request: HttpRequest, service: str
+    ) -> ServiceError:
+        message = (
+            f"The service {service!r} in the credential scope is not served here; "
+            f"served services: {', '.join(sorted(self.specs))}"
+        )
+        if codec_for(spec, request).protocol == "query":
+            return InvalidAction(message)
+        return UnknownOperationException(message, status=400)
 
     def _error_response(
         self,
