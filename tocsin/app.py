@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -92,19 +93,25 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> Starlette:
 
     async def endpoint(request: Request) -> Response:
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
-        try:
-            body = await _read_body(request, settings.max_body_bytes)
-        except ClientDisconnect:
-            # Nobody is left to read a response; record the event and move on.
-            logger.info("client %s disconnected while sending its request body", request.client)
-            return Response(status_code=400)
         http_request = HttpRequest(
             method=request.method,
             raw_path=raw_path.decode("latin-1"),
             query_string=request.scope.get("query_string", b"").decode("latin-1"),
             headers={name.lower(): value for name, value in request.headers.items()},
-            body=body or b"",
         )
+        try:
+            async with asyncio.timeout(settings.body_timeout_seconds):
+                body = await _read_body(request, settings.max_body_bytes)
+        except ClientDisconnect:
+            # Nobody is left to read a response; record the event and move on.
+            logger.info("client %s disconnected while sending its request body", request.client)
+            return Response(status_code=400)
+        except TimeoutError:
+            result = await run_in_threadpool(
+                dispatcher.body_timed_out, http_request, settings.body_timeout_seconds
+            )
+            return _to_response(result)
+        http_request.body = body or b""
         if body is None:
             result = await run_in_threadpool(
                 dispatcher.too_large, http_request, settings.max_body_bytes

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body accepted, in bytes; larger requests get HTTP 413.",
     )
+    body_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Longest time a client may take to send a request body, in seconds.",
+    )
     clock_speed: float = Field(
         default=1.0,
         gt=0,

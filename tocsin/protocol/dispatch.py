@@ -31,6 +31,7 @@ from tocsin.protocol.errors import (
     InternalFailure,
     InvalidAction,
     RequestEntityTooLarge,
+    RequestTimeout,
     ServiceError,
     UnknownOperationException,
 )
@@ -197,6 +198,23 @@ class Dispatcher:
 
     def too_large(self, request: HttpRequest, limit: int) -> HttpResponse:
         """Build the error response to a request whose body is larger than ``limit`` bytes."""
+        error = RequestEntityTooLarge(
+            f"Request body exceeds the maximum size of {limit} bytes accepted by this server "
+            "(setting TOCSIN_MAX_BODY_BYTES)."
+        )
+        return self._reject_unread(request, error, 413)
+
+    def body_timed_out(self, request: HttpRequest, seconds: float) -> HttpResponse:
+        """Build the error response to a request whose body did not arrive within ``seconds``."""
+        error = RequestTimeout(
+            f"The request body did not arrive within {seconds:g} seconds "
+            "(setting TOCSIN_BODY_TIMEOUT_SECONDS)."
+        )
+        return self._reject_unread(request, error, 408)
+
+    def _reject_unread(
+        self, request: HttpRequest, error: ServiceError, status: int
+    ) -> HttpResponse:
         request_id = str(uuid.uuid4())
         spec = self._spec_for_errors(request)
         signed = None
@@ -204,14 +222,8 @@ class Dispatcher:
             signed = sigv4.parse_signature(request)
         if signed is not None and signed.service in self.specs:
             spec = self.specs[signed.service]
-        error = RequestEntityTooLarge(
-            f"Request body exceeds the maximum size of {limit} bytes accepted by this server "
-            "(setting TOCSIN_MAX_BODY_BYTES)."
-        )
-        logger.warning(
-            "request %s to %s rejected: body over %d bytes", request_id, spec.name, limit
-        )
-        metrics.observe_request(spec.name, "-", 413, 0.0)
+        logger.warning("request %s to %s rejected: %s", request_id, spec.name, error.message)
+        metrics.observe_request(spec.name, "-", status, 0.0)
         return self._error_response(spec, None, None, request, error, request_id)
 
     @staticmethod

@@ -94,6 +94,10 @@ class RequestEntityTooLarge(ServiceError):
     default_status = 413
 
 
+class RequestTimeout(ServiceError):
+    default_status = 408
+
+
 # Authentication errors. json and rest-json services use the first set of
 # codes, query services (STS, IAM, SNS) the second; see ``AuthError``.
 class MissingAuthenticationTokenException(ServiceError):
