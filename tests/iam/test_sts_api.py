@@ -213,3 +213,98 @@ def test_session_policy_narrows_role(server: RunningServer) -> None:
     with pytest.raises(ClientError) as excinfo:
         role_iam.list_users()
     assert error_code(excinfo) == "AccessDenied"
+
+
+def test_same_account_needs_trust(server: RunningServer) -> None:
+    keys = server.create_account(account_id="111111111111")
+    server.create_account(account_id="222222222222")
+    iam = server.client("iam", keys)
+    iam.create_role(RoleName="OnlyForOthers", AssumeRolePolicyDocument=trust_policy("222222222222"))
+    # The administrator may do anything by its identity policy, but the role's
+    # trust policy names another account, so it may not assume the role.
+    with pytest.raises(ClientError) as excinfo:
+        server.client("sts", keys).assume_role(
+            RoleArn="arn:aws:iam::111111111111:role/OnlyForOthers", RoleSessionName="inside"
+        )
+    assert error_code(excinfo) == "AccessDenied"
+
+
+def test_trusted_user_needs_no_identity_policy(server: RunningServer) -> None:
+    keys = server.create_account(account_id="111111111111")
+    iam = server.client("iam", keys)
+    iam.create_user(UserName="carol")
+    key = iam.create_access_key(UserName="carol")["AccessKey"]
+    iam.create_role(
+        RoleName="ForCarol",
+        AssumeRolePolicyDocument=trust_policy("arn:aws:iam::111111111111:user/carol"),
+    )
+    carol = Keys(key["AccessKeyId"], key["SecretAccessKey"])
+    assumed = server.client("sts", carol).assume_role(
+        RoleArn="arn:aws:iam::111111111111:role/ForCarol", RoleSessionName="carol"
+    )
+    assert assumed["AssumedRoleUser"]["Arn"].endswith(":assumed-role/ForCarol/carol")
+
+
+def test_account_trust_needs_identity_policy(server: RunningServer) -> None:
+    keys = server.create_account(account_id="111111111111")
+    iam = server.client("iam", keys)
+    iam.create_user(UserName="dave")
+    key = iam.create_access_key(UserName="dave")["AccessKey"]
+    iam.create_role(RoleName="ForAccount", AssumeRolePolicyDocument=trust_policy("111111111111"))
+    dave = server.client("sts", Keys(key["AccessKeyId"], key["SecretAccessKey"]))
+    with pytest.raises(ClientError) as excinfo:
+        dave.assume_role(RoleArn="arn:aws:iam::111111111111:role/ForAccount", RoleSessionName="d1")
+    assert error_code(excinfo) == "AccessDenied"
+
+    allow_assume = {"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}
+    iam.put_user_policy(
+        UserName="dave", PolicyName="assume", PolicyDocument=json.dumps(allow_assume)
+    )
+    assumed = dave.assume_role(
+        RoleArn="arn:aws:iam::111111111111:role/ForAccount", RoleSessionName="d2"
+    )
+    assert assumed["Credentials"]["AccessKeyId"].startswith("ASIA")
+
+
+def test_denials_do_not_reveal_roles(server: RunningServer) -> None:
+    owner = server.create_account(account_id="111111111111")
+    outsider = server.create_account(account_id="222222222222")
+    iam = server.client("iam", owner)
+    iam.create_role(RoleName="Private", AssumeRolePolicyDocument=trust_policy("111111111111"))
+    sts = server.client("sts", outsider)
+    messages = []
+    for name in ("Private", "DoesNotExist"):
+        arn = f"arn:aws:iam::111111111111:role/{name}"
+        with pytest.raises(ClientError) as excinfo:
+            sts.assume_role(RoleArn=arn, RoleSessionName="probe")
+        assert error_code(excinfo) == "AccessDenied"
+        messages.append(excinfo.value.response["Error"]["Message"].replace(name, "NAME"))
+    assert messages[0] == messages[1]
+
+
+def test_session_policy_denial_names_it(server: RunningServer) -> None:
+    keys = server.create_account(account_id="111111111111")
+    iam = server.client("iam", keys)
+    iam.create_role(RoleName="Wide", AssumeRolePolicyDocument=trust_policy("111111111111"))
+    iam.put_role_policy(
+        RoleName="Wide",
+        PolicyName="all-iam",
+        PolicyDocument=json.dumps(
+            {"Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}
+        ),
+    )
+    narrow = json.dumps(
+        {"Statement": [{"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*"}]}
+    )
+    assumed = server.client("sts", keys).assume_role(
+        RoleArn="arn:aws:iam::111111111111:role/Wide", RoleSessionName="narrowed", Policy=narrow
+    )["Credentials"]
+    role_iam = server.client(
+        "iam", Keys(assumed["AccessKeyId"], assumed["SecretAccessKey"], assumed["SessionToken"])
+    )
+    with pytest.raises(ClientError) as excinfo:
+        role_iam.list_roles()
+    assert (
+        "no session policy allows the iam:ListRoles action"
+        in (excinfo.value.response["Error"]["Message"])
+    )

@@ -27,6 +27,8 @@ def caller_context(caller: Caller) -> dict[str, Any]:
     }
     if caller.organization_id:
         context["aws:PrincipalOrgID"] = caller.organization_id
+    if caller.kind == "user":
+        context["aws:username"] = caller.arn.rsplit("/", 1)[-1]
     return context
 
 
@@ -38,8 +40,13 @@ def decide(
     resource_account: str,
     resource_policies: tuple[Mapping[str, Any], ...] = (),
     conditions: Mapping[str, Any] | None = None,
-) -> Decision:
-    """Evaluate the caller's identity policies, its session policies and the resource policies."""
+    trust_policy: bool = False,
+) -> tuple[Decision, str]:
+    """Evaluate the caller's identity policies, its session policies and the resource policies.
+
+    Returns the decision and the kind of policy that decided it: "policy" for
+    the identity and resource policies, "session" for the session policies.
+    """
     request = AuthzRequest(
         action=action,
         resource=resource,
@@ -48,13 +55,13 @@ def decide(
         resource_account=resource_account,
         context={**caller_context(caller), **(conditions or {})},
     )
-    decision = evaluate(request, caller.policies, resource_policies)
+    decision = evaluate(request, caller.policies, resource_policies, trust_policy=trust_policy)
     if decision is not Decision.ALLOW or not caller.session_policies:
-        return decision
+        return decision, "policy"
     # A session policy only narrows what the role's own policies grant, so it
     # is evaluated alone, as if the resource were in the caller's account.
     session_request = replace(request, resource_account=caller.account_id)
-    return evaluate(session_request, caller.session_policies, ())
+    return evaluate(session_request, caller.session_policies, ()), "session"
 
 
 def authorize(
@@ -65,22 +72,26 @@ def authorize(
     resource_account: str,
     resource_policies: tuple[Mapping[str, Any], ...],
     conditions: Mapping[str, Any],
+    trust_policy: bool = False,
 ) -> None:
     """Raise AccessDeniedException unless the request's caller may do ``action`` on ``resource``."""
     caller = ctx.caller
-    decision = decide(
+    decision, decided_by = decide(
         caller,
         action,
         resource,
         resource_account=resource_account,
         resource_policies=resource_policies,
         conditions=conditions,
+        trust_policy=trust_policy,
     )
     if decision is Decision.ALLOW:
         return
     if decision is Decision.EXPLICIT_DENY:
         reason = "with an explicit deny in a policy"
-    elif resource_account != caller.account_id:
+    elif decided_by == "session":
+        reason = f"because no session policy allows the {action} action"
+    elif trust_policy or resource_account != caller.account_id:
         reason = f"because no resource-based policy allows the {action} action"
     else:
         reason = f"because no identity-based policy allows the {action} action"

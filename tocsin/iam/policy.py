@@ -99,8 +99,15 @@ def evaluate(
     request: AuthzRequest,
     identity_policies: Sequence[Mapping[str, Any]],
     resource_policies: Sequence[Mapping[str, Any]],
+    *,
+    trust_policy: bool = False,
 ) -> Decision:
     """Decide ``request`` against the caller's identity policies and the resource's policies.
+
+    With ``trust_policy`` the resource policy is a role's trust policy, which
+    must allow the caller even within the role's own account: an identity
+    policy alone never lets a principal assume a role (IAM User Guide, "Cross
+    account resource access in IAM" and "Role trust policies").
 
     Raises ``PolicyError`` for a condition operator that ``parse_policy``
     would reject, because guessing its meaning could drop a Deny.
@@ -133,6 +140,8 @@ def evaluate(
     if request.principal_service is not None and not request.principal_arns:
         # A service principal has no identity policies, so only a resource policy can allow it.
         allowed = resource_allow is not None
+    elif trust_policy and request.principal_account == request.resource_account:
+        allowed = resource_allow == "direct" or (resource_allow == "account" and identity_allowed)
     elif request.principal_account == request.resource_account:
         allowed = identity_allowed or resource_allow == "direct"
     else:
@@ -579,6 +588,10 @@ def parse_policy(text: str, *, resource_policy: bool | None = None) -> dict[str,
         raise PolicyError(
             f"Syntax errors in policy: {error.msg} at line {error.lineno} column {error.colno}."
         ) from None
+    except RecursionError:
+        # The JSON parser recurses once per nesting level and runs out of stack
+        # near a thousand levels; no valid policy nests more than a few.
+        raise PolicyError("Syntax errors in policy: the JSON is nested too deeply.") from None
     if not isinstance(document, dict):
         raise PolicyError("The policy document must be a JSON object.")
     for name in document:

@@ -105,13 +105,19 @@ def assume_role(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         conditions["sts:ExternalId"] = params["ExternalId"]
     if params.get("SourceIdentity") is not None:
         conditions["sts:SourceIdentity"] = params["SourceIdentity"]
-    ctx.authorize(
-        "sts:AssumeRole",
-        role.arn,
-        resource_account=role.account_id,
-        resource_policies=(json.loads(role.assume_role_policy),),
-        conditions=conditions,
-    )
+    try:
+        ctx.authorize(
+            "sts:AssumeRole",
+            role.arn,
+            resource_account=role.account_id,
+            resource_policies=(json.loads(role.assume_role_policy),),
+            conditions=conditions,
+            trust_policy=True,
+        )
+    except AccessDeniedException:
+        # One message for every denial, whatever its reason, so that the
+        # response does not tell other accounts which roles exist.
+        raise _denied(ctx, role_arn) from None
 
     duration = params.get("DurationSeconds", DEFAULT_DURATION_SECONDS)
     if ctx.caller.kind == "assumed-role" and duration > ROLE_CHAINING_LIMIT_SECONDS:
@@ -125,7 +131,9 @@ def assume_role(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
             f"({role.max_session_duration}) set for this role."
         )
 
-    now = ctx.clock.now()
+    # Clients compare Expiration with their own clocks, so it is wall-clock
+    # time even when product time runs faster for a demonstration.
+    now = ctx.clock.wall_now()
     access_key_id = ids.new_access_key_id(temporary=True)
     secret = ids.new_secret_access_key()
     token = ids.new_session_token()

@@ -53,11 +53,14 @@ class RequestContext:
         resource_account: str | None = None,
         resource_policies: tuple[dict[str, Any], ...] = (),
         conditions: Mapping[str, Any] | None = None,
+        trust_policy: bool = False,
     ) -> None:
         """Raise AccessDeniedException unless the caller may perform ``action`` on ``resource``.
 
         ``resource_account`` defaults to the caller's own account; a resource
         in another account needs an Allow in one of ``resource_policies`` too.
+        ``trust_policy`` marks the resource policy as a role's trust policy,
+        which must allow the caller even within the role's account.
         """
         from tocsin.iam.authorize import authorize
 
@@ -68,6 +71,7 @@ class RequestContext:
             resource_account=resource_account or self.caller.account_id,
             resource_policies=resource_policies,
             conditions=conditions or {},
+            trust_policy=trust_policy,
         )
 
 
