@@ -123,6 +123,8 @@ def test_malformed_policy_rejected(server: RunningServer, document: str) -> None
 
 def test_role_lifecycle(server: RunningServer) -> None:
     iam = server.client("iam", server.create_account(account_id="111111111111"))
+    server.create_account(account_id="222222222222")
+    server.create_account(account_id="333333333333")
     trust = {
         "Version": "2012-10-17",
         "Statement": [
@@ -204,3 +206,62 @@ def test_user_without_policy_is_denied(server: RunningServer) -> None:
     assert (code, status) == ("AccessDenied", 403)
     assert "arn:aws:iam::111111111111:user/nobody" in message
     assert "iam:ListUsers" in message
+
+
+@pytest.mark.parametrize(
+    ("principal", "problem"),
+    [
+        ({"AWS": "999999999999"}, "account 999999999999 does not exist"),
+        ({"AWS": "arn:aws:iam::111111111111:user/ghost"}, "no user ghost"),
+        ({"AWS": "arn:aws:iam::111111111111:role/ghost"}, "no role ghost"),
+        ({"AWS": "not-a-principal"}, "Invalid principal"),
+    ],
+    ids=["unknown-account", "unknown-user", "unknown-role", "garbage"],
+)
+def test_trust_policy_principal_must_exist(
+    server: RunningServer, principal: dict[str, str], problem: str
+) -> None:
+    iam = server.client("iam", server.create_account(account_id="111111111111"))
+    trust = {"Statement": [{"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}]}
+    with pytest.raises(ClientError) as excinfo:
+        iam.create_role(RoleName="Strict", AssumeRolePolicyDocument=json.dumps(trust))
+    code, status, message = error_of(excinfo)
+    assert (code, status) == ("MalformedPolicyDocument", 400)
+    assert problem in message
+
+
+def test_trust_policy_rejects_resource(server: RunningServer) -> None:
+    iam = server.client("iam", server.create_account(account_id="111111111111"))
+    trust = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "111111111111"},
+                "Action": "sts:AssumeRole",
+                "Resource": "*",
+            }
+        ]
+    }
+    with pytest.raises(ClientError) as excinfo:
+        iam.create_role(RoleName="WithResource", AssumeRolePolicyDocument=json.dumps(trust))
+    code, _status, message = error_of(excinfo)
+    assert code == "MalformedPolicyDocument"
+    assert "prohibited field Resource" in message
+
+
+def test_deeply_nested_policy_rejected(server: RunningServer) -> None:
+    iam = server.client("iam", server.create_account(account_id="111111111111"))
+    nested = "[" * 1200 + "]" * 1200
+    document = '{"Statement": ' + nested + "}"
+    with pytest.raises(ClientError) as excinfo:
+        iam.put_user_policy(UserName="Administrator", PolicyName="deep", PolicyDocument=document)
+    assert error_of(excinfo)[:2] == ("MalformedPolicyDocument", 400)
+
+
+def test_names_match_without_case(server: RunningServer) -> None:
+    iam = server.client("iam", server.create_account(account_id="111111111111"))
+    iam.create_user(UserName="alice")
+    with pytest.raises(ClientError) as excinfo:
+        iam.create_user(UserName="ALICE")
+    assert error_of(excinfo)[0] == "EntityAlreadyExists"
+    assert iam.get_user(UserName="ALICE")["User"]["UserName"] == "alice"

@@ -277,7 +277,7 @@ def delete_role(ctx: RequestContext, params: dict[str, Any]) -> None:
 @handlers.operation("UpdateAssumeRolePolicy")
 def update_assume_role_policy(ctx: RequestContext, params: dict[str, Any]) -> None:
     role = _target_role(ctx, params)
-    role.assume_role_policy = users.checked_trust_policy(params["PolicyDocument"])
+    role.assume_role_policy = users.checked_trust_policy(ctx.session, params["PolicyDocument"])
 
 
 @handlers.operation("PutRolePolicy")

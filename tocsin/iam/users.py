@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tocsin.engine.clock import Clock
@@ -19,10 +20,19 @@ from tocsin.iam.errors import (
     MalformedPolicyDocumentException,
     NoSuchEntityException,
 )
-from tocsin.iam.models import AccessKey, Role, RolePolicy, User, UserPolicy
+from tocsin.iam.models import AccessKey, Account, Role, RolePolicy, User, UserPolicy
 from tocsin.iam.policy import PolicyError, parse_policy
 
 logger = logging.getLogger(__name__)
+
+# An AWS principal ARN in a trust policy: the account root, a user, a role or
+# a role session.
+IAM_PRINCIPAL_ARN = re.compile(
+    r"^arn:aws:(?:iam|sts)::(?P<account>\d{12}):(?:root"
+    r"|(?P<kind>user|role)/(?:[^/]+/)*(?P<name>[^/]+)"
+    r"|assumed-role/(?P<session_role>[^/]+)/[^/]+)$"
+)
+ACCOUNT_ID = re.compile(r"^\d{12}$")
 
 # IAM quotas, as AWS documents them in "IAM and AWS STS quotas".
 ACCESS_KEYS_PER_USER = 2
@@ -50,14 +60,19 @@ def checked_policy(document: str, member: str, *, resource_policy: bool = False)
 
 
 def get_user(session: Session, account_id: str, name: str) -> User:
-    user = session.scalar(select(User).where(User.account_id == account_id, User.name == name))
+    # IAM names are unique without regard to case, and found the same way.
+    user = session.scalar(
+        select(User).where(User.account_id == account_id, func.lower(User.name) == name.lower())
+    )
     if user is None:
         raise NoSuchEntityException(f"The user with name {name} cannot be found.")
     return user
 
 
 def get_role(session: Session, account_id: str, name: str) -> Role:
-    role = session.scalar(select(Role).where(Role.account_id == account_id, Role.name == name))
+    role = session.scalar(
+        select(Role).where(Role.account_id == account_id, func.lower(Role.name) == name.lower())
+    )
     if role is None:
         raise NoSuchEntityException(f"The role with name {name} cannot be found.")
     return role
@@ -67,7 +82,9 @@ def create_user(
     session: Session, clock: Clock, account_id: str, name: str, path: str, tags: list[Any]
 ) -> User:
     existing = session.scalar(
-        select(User.user_id).where(User.account_id == account_id, User.name.ilike(name))
+        select(User.user_id).where(
+            User.account_id == account_id, func.lower(User.name) == name.lower()
+        )
     )
     if existing is not None:
         raise EntityAlreadyExistsException(f"User with name {name} already exists.")
@@ -153,9 +170,11 @@ def create_role(
     max_session_duration: int,
     tags: list[Any],
 ) -> Role:
-    checked_trust_policy(trust_policy)
+    checked_trust_policy(session, trust_policy)
     existing = session.scalar(
-        select(Role.role_id).where(Role.account_id == account_id, Role.name.ilike(name))
+        select(Role.role_id).where(
+            Role.account_id == account_id, func.lower(Role.name) == name.lower()
+        )
     )
     if existing is not None:
         raise EntityAlreadyExistsException(f"Role with name {name} already exists.")
@@ -176,13 +195,67 @@ def create_role(
     return role
 
 
-def checked_trust_policy(document: str) -> str:
+def checked_trust_policy(session: Session, document: str) -> str:
+    """Return ``document`` if it is a valid trust policy whose principals exist; raise otherwise.
+
+    A trust policy names who may assume the role, so, as in IAM, it may not
+    name resources, and each account, user or role it names must exist.
+    """
     checked_policy(document, "AssumeRolePolicyDocument", resource_policy=True)
     if policy_size(document) > TRUST_POLICY_CHARACTERS:
         raise LimitExceededException(
             f"Cannot exceed quota for ACLSizePerRole: {TRUST_POLICY_CHARACTERS}"
         )
+    statements = parse_policy(document)["Statement"]
+    for statement in statements if isinstance(statements, list) else [statements]:
+        for field in ("Resource", "NotResource"):
+            if field in statement:
+                raise MalformedPolicyDocumentException(
+                    f"AssumeRolePolicyDocument: Has prohibited field {field}"
+                )
+        for name in ("Principal", "NotPrincipal"):
+            principal = statement.get(name)
+            if isinstance(principal, dict):
+                for entry in _as_list(principal.get("AWS")):
+                    _check_principal_exists(session, entry)
     return document
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _check_principal_exists(session: Session, principal: str) -> None:
+    if principal == "*":
+        return
+    if ACCOUNT_ID.match(principal):
+        account_id, kind, name = principal, None, None
+    else:
+        match = IAM_PRINCIPAL_ARN.match(principal)
+        if match is None:
+            raise MalformedPolicyDocumentException(f"Invalid principal in policy: {principal!r}")
+        account_id = match["account"]
+        kind, name = match["kind"], match["name"]
+        if match["session_role"]:
+            kind, name = "role", match["session_role"]
+    if session.get(Account, account_id) is None:
+        raise MalformedPolicyDocumentException(
+            f"Invalid principal in policy: {principal!r}: account {account_id} does not exist"
+        )
+    if kind is None or name is None:
+        return
+    entity: type[User] | type[Role] = User if kind == "user" else Role
+    found = session.scalar(
+        select(entity.account_id).where(
+            entity.account_id == account_id, func.lower(entity.name) == name.lower()
+        )
+    )
+    if found is None:
+        raise MalformedPolicyDocumentException(
+            f"Invalid principal in policy: {principal!r}: no {kind} {name} in account {account_id}"
+        )
 
 
 def delete_role(session: Session, role: Role) -> None:
