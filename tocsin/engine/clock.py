@@ -22,6 +22,10 @@ class Clock(Protocol):
         """Return how many real seconds to wait until product time reaches ``moment``."""
         ...
 
+    def wall_now(self) -> datetime:
+        """Return the time that clients' clocks show, for expiry times handed to clients."""
+        ...
+
 
 class SystemClock:
     """Wall-clock time."""
@@ -31,6 +35,9 @@ class SystemClock:
 
     def seconds_until(self, moment: datetime) -> float:
         return max(0.0, (moment - self.now()).total_seconds())
+
+    def wall_now(self) -> datetime:
+        return self.now()
 
 
 class ScaledClock:
@@ -49,6 +56,9 @@ class ScaledClock:
 
     def seconds_until(self, moment: datetime) -> float:
         return max(0.0, (moment - self.now()).total_seconds() / self.speed)
+
+    def wall_now(self) -> datetime:
+        return datetime.now(UTC)
 
 
 class FakeClock:
@@ -72,6 +82,10 @@ class FakeClock:
     def seconds_until(self, moment: datetime) -> float:
         # Fake time never passes on its own, so a waiter sleeps until woken by advance().
         return 0.0 if moment <= self.now() else 3600.0
+
+    def wall_now(self) -> datetime:
+        # Tests play the clients too, so their clocks follow the fake time.
+        return self.now()
 
     def advance(self, delta: timedelta | None = None, **kwargs: float) -> datetime:
         """Move time forward by ``delta`` or by ``timedelta(**kwargs)`` and wake waiters."""

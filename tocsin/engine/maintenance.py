@@ -43,8 +43,10 @@ def run_maintenance(ctx: JobContext) -> None:
     """Delete stale idempotency records, expired role sessions and old finished jobs."""
     now = ctx.clock.now()
     purged_tokens = idempotency.purge(ctx.session, now - idempotency.IDEMPOTENCY_WINDOW)
+    # Session expiry times are wall-clock times; see Clock.wall_now.
+    session_cutoff = ctx.clock.wall_now() - EXPIRED_SESSION_RETENTION
     sessions = ctx.session.execute(
-        delete(RoleSession).where(RoleSession.expires_at < now - EXPIRED_SESSION_RETENTION)
+        delete(RoleSession).where(RoleSession.expires_at < session_cutoff)
     )
     finished = ctx.session.execute(
         delete(Job).where(

@@ -134,7 +134,7 @@ class Dispatcher:
                 self._secrets,
                 signed.access_key_id,
                 signed.session_token,
-                self.runtime.clock.now(),
+                self.runtime.clock.wall_now(),
             )
         # The client signs with its own wall clock, so the skew window is
         # checked against the wall clock, not against product time.
