@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -176,7 +177,9 @@ def test_account_create_rejects_bad_input(tmp_path: Path) -> None:
         (("--account-id", "1111222233334"), "exactly 12 digits"),
         (("--account-id", "11112222333x"), "exactly 12 digits"),
         (("--account-id", "111122223333"), "account 111122223333 already exists"),
-        (("--name", "n" * 51), "1 to 50 characters"),
+        (("--name", "n" * 129), "1 to 128 characters"),
+        (("--name", ""), "1 to 128 characters"),
+        (("--name", "two\nlines"), "without control characters"),
     ]
     for arguments, fragment in cases:
         result = run_tocsin("account", "create", "--home", home, *arguments)
@@ -284,3 +287,45 @@ def test_two_servers_share_postgresql(tmp_path: Path, request: pytest.FixtureReq
         first.client("iam", key_id, secret).create_user(UserName="shared")
         user = second.client("iam", key_id, secret).get_user(UserName="shared")["User"]
         assert user["Arn"] == f"arn:aws:iam::{account['AccountId']}:user/shared"
+
+
+def test_serve_port_in_use_fails_early(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_tocsin("serve", "--home", str(tmp_path), "--port", str(port))
+    assert result.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "serving at" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_unreachable_database_one_line(tmp_path: Path) -> None:
+    result = run_tocsin(
+        "serve",
+        "--home",
+        str(tmp_path),
+        "--database-url",
+        "postgresql://postgres@127.0.0.1:1/nowhere",
+    )
+    assert result.returncode != 0
+    assert "cannot open the database" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_refuses_wrong_secret_key(tmp_path: Path) -> None:
+    home = str(tmp_path)
+    create_account("--home", home)
+    (tmp_path / "secret.key").unlink()
+    result = run_tocsin("serve", "--home", home)
+    assert result.returncode != 0
+    assert "key file" in result.stderr
+    assert "is missing" in result.stderr
+    assert not (tmp_path / "secret.key").exists()
+
+    other_key = "JtKbJrRGHpUxJt4vK7jJ5x0bmb3qZ3uUEwJ8nM5rP9k="
+    result = run_tocsin("serve", "--home", home, env={"TOCSIN_SECRET_KEY": other_key})
+    assert result.returncode != 0
+    assert "does not decrypt the secrets stored" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
@@ -19,7 +20,8 @@ from tocsin.config import Settings
 from tocsin.engine import maintenance
 from tocsin.engine.clock import Clock, make_clock
 from tocsin.engine.worker import Engine, JobRegistry
-from tocsin.iam.crypto import SecretBox, load_or_create_key
+from tocsin.iam.crypto import SecretBox, check_key, load_or_create_key
+from tocsin.iam.models import AccessKey
 from tocsin.protocol.codec import HttpRequest, HttpResponse
 from tocsin.protocol.dispatch import Dispatcher
 from tocsin.protocol.handlers import ServiceHandlers
@@ -57,7 +59,12 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     clock = clock or make_clock(settings.clock_speed)
     database = Database(settings.effective_database_url)
     database.migrate()
-    secrets = SecretBox(load_or_create_key(settings.home, settings.secret_key))
+    with database.read() as connection:
+        sample = connection.scalar(select(AccessKey.encrypted_secret).limit(1))
+    key = load_or_create_key(settings.home, settings.secret_key, create=sample is None)
+    secrets = SecretBox(key)
+    if sample is not None:
+        check_key(secrets, sample, settings.home)
     jobs = JobRegistry()
     maintenance.register(jobs)
     return Runtime(

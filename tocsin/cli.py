@@ -5,15 +5,21 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import socket
 import sys
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from tocsin import __version__
 from tocsin.config import Settings, SettingsError, load_settings, settings_help
+from tocsin.iam.crypto import SecretKeyError
+
+if TYPE_CHECKING:
+    from tocsin.app import Runtime
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +31,37 @@ def _settings(**overrides: Any) -> Settings:
         return load_settings(**overrides)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
+
+
+def _runtime(settings: Settings) -> Runtime:
+    """Build the runtime, turning the usual start-up failures into one-line errors."""
+    from tocsin.app import build_runtime
+
+    try:
+        return build_runtime(settings)
+    except SecretKeyError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except OperationalError as exc:
+        database = settings.effective_database_url
+        raise click.ClickException(
+            f"cannot open the database {database}: {exc.orig}. Check --database-url "
+            "(TOCSIN_DATABASE_URL) and that the database server is running."
+        ) from exc
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail early, before anything starts, when the address is taken."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {exc.strerror}. Choose another port with "
+            "--port (TOCSIN_PORT) or stop the process that uses it."
+        ) from exc
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -58,12 +95,13 @@ def serve(host: str | None, port: int | None, database_url: str | None, home: st
     """Serve every AWS API, the health check and the metrics on one HTTP endpoint."""
     import uvicorn
 
-    from tocsin.app import build_runtime, create_app
+    from tocsin.app import create_app
     from tocsin.iam.models import Account
 
     settings = _settings(host=host, port=port, database_url=database_url, home=home)
     _configure_logging(settings)
-    runtime = build_runtime(settings)
+    _check_port_free(settings.host, settings.port)
+    runtime = _runtime(settings)
     with runtime.database.session() as session:
         accounts = session.scalar(select(func.count()).select_from(Account)) or 0
     url = f"http://{settings.host}:{settings.port}"
@@ -105,19 +143,18 @@ def account() -> None:
 
 @account.command("create")
 @click.option("--account-id", default=None, help="12-digit account id; random when absent.")
-@click.option("--name", default=None, help="Account name, 1 to 50 characters.")
+@click.option("--name", default=None, help="Account name, 1 to 128 characters.")
 @database_option
 @home_option
 def account_create(
     account_id: str | None, name: str | None, database_url: str | None, home: str | None
 ) -> None:
     """Create an account and print its administrator's access key as JSON."""
-    from tocsin.app import build_runtime
     from tocsin.iam.accounts import AccountError, create_account
 
     settings = _settings(database_url=database_url, home=home)
     _configure_logging(settings)
-    runtime = build_runtime(settings)
+    runtime = _runtime(settings)
     try:
         with runtime.database.session() as session:
             created = create_account(

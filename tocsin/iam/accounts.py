@@ -17,6 +17,9 @@ from tocsin.iam.models import AccessKey, Account, User, UserPolicy
 logger = logging.getLogger(__name__)
 
 ACCOUNT_ID_PATTERN = re.compile(r"^\d{12}$")
+# Account names are 1 to 128 characters, as in Organizations; control characters
+# are rejected too, because names are shown in logs and in the console.
+ACCOUNT_NAME_PATTERN = re.compile(r"^[^\x00-\x1f\x7f]{1,128}$")
 ADMINISTRATOR_NAME = "Administrator"
 ADMINISTRATOR_POLICY_NAME = "AdministratorAccess"
 # The administrator may do anything its own account allows; other accounts'
@@ -58,9 +61,13 @@ def create_account(
         raise AccountError(f"invalid account id {account_id!r}: it must be exactly 12 digits")
     elif session.get(Account, account_id) is not None:
         raise AccountError(f"account {account_id} already exists")
-    name = name or f"account-{account_id}"
-    if not 1 <= len(name) <= 50:
-        raise AccountError(f"invalid account name {name!r}: it must be 1 to 50 characters")
+    if name is None:
+        name = f"account-{account_id}"
+    if not ACCOUNT_NAME_PATTERN.match(name):
+        raise AccountError(
+            f"invalid account name {name!r}: it must be 1 to 128 characters without control "
+            "characters"
+        )
 
     now = clock.now()
     session.add(Account(account_id=account_id, name=name, email=email, created_at=now))

@@ -45,13 +45,28 @@ class SecretBox:
         ).digest()
 
 
-def load_or_create_key(home: Path, configured: str | None) -> bytes:
-    """Return the configured key, or the one in HOME/secret.key, creating that file if absent."""
+class SecretKeyError(Exception):
+    """The secret key is missing or does not decrypt the stored secrets."""
+
+
+def load_or_create_key(home: Path, configured: str | None, *, create: bool = True) -> bytes:
+    """Return the configured key, or the one in HOME/secret.key.
+
+    The file is created when absent if ``create`` is true. The caller passes
+    False when the database already holds encrypted secrets, because a new key
+    could not decrypt them.
+    """
     if configured:
         return configured.encode("ascii")
     path = home / KEY_FILE_NAME
     if path.exists():
         return path.read_bytes().strip()
+    if not create:
+        raise SecretKeyError(
+            f"the key file {path} is missing, but the database holds secrets encrypted with "
+            "a key: restore the file from the backup taken with the database, or set "
+            "TOCSIN_SECRET_KEY to that key"
+        )
     home.mkdir(parents=True, exist_ok=True)
     key = Fernet.generate_key()
     # Write a private temporary file, then link it into place: link fails when
@@ -68,3 +83,14 @@ def load_or_create_key(home: Path, configured: str | None) -> bytes:
         temporary.unlink()
     logger.info("created secret key file %s", path)
     return key
+
+
+def check_key(secrets: SecretBox, sample: str, home: Path) -> None:
+    """Raise SecretKeyError unless ``secrets`` decrypts ``sample``, a stored ciphertext."""
+    try:
+        secrets.decrypt(sample)
+    except ValueError as exc:
+        raise SecretKeyError(
+            "the secret key does not decrypt the secrets stored in the database: use the key "
+            f"that was in {home / KEY_FILE_NAME} (or TOCSIN_SECRET_KEY) when they were stored"
+        ) from exc

@@ -15,7 +15,7 @@ class Account(Base):
     __tablename__ = "accounts"
 
     account_id: Mapped[str] = mapped_column(String(12), primary_key=True)
-    name: Mapped[str] = mapped_column(String(50))
+    name: Mapped[str] = mapped_column(String(128))
     email: Mapped[str | None] = mapped_column(String(64))
     # Set when the account joins an organization.
     organization_id: Mapped[str | None] = mapped_column(String(34), index=True)

@@ -23,7 +23,7 @@ def upgrade() -> None:
     op.create_table(
         "accounts",
         sa.Column("account_id", sa.String(length=12), nullable=False),
-        sa.Column("name", sa.String(length=50), nullable=False),
+        sa.Column("name", sa.String(length=128), nullable=False),
         sa.Column("email", sa.String(length=64), nullable=True),
         sa.Column("organization_id", sa.String(length=34), nullable=True),
         sa.Column("created_at", tocsin.store.base.UTCDateTime(timezone=True), nullable=False),
