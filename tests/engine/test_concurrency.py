@@ -16,7 +16,7 @@ from tests.engine.conftest import record_run, run_count, run_rows, wait_for
 from tocsin.engine.clock import FakeClock, SystemClock
 from tocsin.engine.jobs import Job, JobStatus
 from tocsin.engine.queue import enqueue
-from tocsin.engine.worker import Engine, JobRegistry
+from tocsin.engine.worker import Engine, JobContext, JobRegistry
 from tocsin.store.database import Database
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -40,6 +40,11 @@ def assert_each_ran_once(db: Database, count: int) -> None:
     assert retried == 0
 
 
+def slow_record_run(context: JobContext, runner: str) -> None:
+    time.sleep(0.003)
+    record_run(context, runner=runner)
+
+
 def test_two_engines_run_each_job_once(
     db: Database, clock: FakeClock, make_engine: Callable[..., Engine]
 ) -> None:
@@ -47,12 +52,13 @@ def test_two_engines_run_each_job_once(
     engines = []
     for name in ("left", "right"):
         registry = JobRegistry()
-        registry.register("record", partial(record_run, runner=name))
+        registry.register("record", partial(slow_record_run, runner=name))
         engines.append(make_engine(name=name, registry=registry, workers=2, poll_seconds=0.2))
+    # Every job is due before either engine starts, and each run takes a few
+    # milliseconds, so one engine cannot drain the queue before the other claims.
+    enqueue_many(db, clock, count)
     for engine in engines:
         engine.start()
-
-    enqueue_many(db, clock, count)
 
     assert wait_for(lambda: run_count(db) >= count, timeout=40, interval=0.05)
     for engine in engines:
