@@ -7,10 +7,12 @@ ssm-incidents or ssm-contacts handler exists.
 
 from __future__ import annotations
 
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import httpx
 import pytest
 from botocore.exceptions import ClientError
 
@@ -140,3 +142,24 @@ def test_unimplemented_operation_is_unknown(server: RunningServer) -> None:
         client.list_rotations()
     assert excinfo.value.response["Error"]["Code"] == "UnknownOperationException"
     assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_tampered_presigned_action_fails_signature(server: RunningServer) -> None:
+    keys = server.create_account(account_id="111111111111")
+    sts = server.client("sts", keys)
+    url = sts.generate_presigned_url("get_caller_identity", ExpiresIn=300, HttpMethod="GET")
+    assert httpx.get(url).status_code == 200
+    tampered = url.replace("Action=GetCallerIdentity", "Action=ListUsers")
+    response = httpx.get(tampered)
+    assert response.status_code == 403
+    assert "<Code>SignatureDoesNotMatch</Code>" in response.text
+
+
+def test_access_log_names_account_on_error(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = server.client("ssm-contacts", server.create_account(account_id="111111111111"))
+    with caplog.at_level(logging.INFO, logger="tocsin.access"), pytest.raises(ClientError):
+        client.list_rotations()
+    lines = [record.getMessage() for record in caplog.records if record.name == "tocsin.access"]
+    assert any("account=111111111111" in line and "status=400" in line for line in lines)

@@ -1,8 +1,9 @@
 """The request pipeline shared by every service.
 
 A request is handled in steps. The service comes from the SigV4 credential
-scope, which picks the codec, which resolves the operation. The signature is
-verified against the caller's key, and the input is decoded and validated.
+scope, which picks the codec. The signature is verified against the caller's
+key before anything else in the request is trusted. Then the codec resolves
+the operation, and the input is decoded and validated.
 The handler then runs inside one database transaction, with the
 idempotency-token check, and its output is encoded. Every failure is returned
 as an error in the protocol of the called service.
@@ -23,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tocsin import metrics
 from tocsin.iam.credentials import SecretCache, resolve_access_key
+from tocsin.iam.principal import Caller
 from tocsin.protocol import idempotency, sigv4
 from tocsin.protocol.codec import Codec, HttpRequest, HttpResponse
 from tocsin.protocol.codecs import codec_for
@@ -88,9 +90,11 @@ class Dispatcher:
                 raise self._unserved_service(spec, request, signed.service)
             spec = named
             codec = codec_for(spec, request)
+            caller = self._authenticate(request, signed)
+            account_id = caller.account_id
             operation = codec.resolve_operation(request)
             operation_name = operation.name
-            response, account_id = self._run(spec, codec, operation, request, signed, request_id)
+            response = self._run(spec, codec, operation, request, signed, caller, request_id)
         except ServiceError as error:
             response = self._error_response(spec, codec, operation, request, error, request_id)
         except Exception as exc:
@@ -116,18 +120,8 @@ class Dispatcher:
         )
         return response
 
-    def _run(
-        self,
-        spec: ServiceSpec,
-        codec: Codec,
-        operation: OperationModel,
-        request: HttpRequest,
-        signed: sigv4.SignedRequest,
-        request_id: str,
-    ) -> tuple[HttpResponse, str]:
-        service_handlers = self.handlers.get(spec.name)
-        entry = service_handlers.operations.get(operation.name) if service_handlers else None
-
+    def _authenticate(self, request: HttpRequest, signed: sigv4.SignedRequest) -> Caller:
+        """Return the caller whose key signed ``request``; raise AuthError otherwise."""
         with self.runtime.database.read() as connection:
             resolved = resolve_access_key(
                 connection,
@@ -139,7 +133,20 @@ class Dispatcher:
         # The client signs with its own wall clock, so the skew window is
         # checked against the wall clock, not against product time.
         sigv4.verify_signature(request, signed, resolved.secret_access_key, now=datetime.now(UTC))
-        caller = resolved.caller
+        return resolved.caller
+
+    def _run(
+        self,
+        spec: ServiceSpec,
+        codec: Codec,
+        operation: OperationModel,
+        request: HttpRequest,
+        signed: sigv4.SignedRequest,
+        caller: Caller,
+        request_id: str,
+    ) -> HttpResponse:
+        service_handlers = self.handlers.get(spec.name)
+        entry = service_handlers.operations.get(operation.name) if service_handlers else None
         if entry is None:
             raise self._not_implemented(codec, operation)
         params = codec.parse_request(operation, request)
@@ -165,9 +172,7 @@ class Dispatcher:
                         runtime=self.runtime,
                     )
                     output = self._invoke(ctx, operation, entry.handler, params)
-                    return codec.serialize_response(
-                        operation, output, request_id
-                    ), caller.account_id
+                    return codec.serialize_response(operation, output, request_id)
             except IntegrityError:
                 if attempt == 2:
                     raise
