@@ -265,3 +265,17 @@ def test_names_match_without_case(server: RunningServer) -> None:
         iam.create_user(UserName="ALICE")
     assert error_of(excinfo)[0] == "EntityAlreadyExists"
     assert iam.get_user(UserName="ALICE")["User"]["UserName"] == "alice"
+
+
+def test_user_inline_policy_quota(server: RunningServer) -> None:
+    iam = server.client("iam", server.create_account(account_id="111111111111"))
+    iam.create_user(UserName="quota")
+    actions = [f"iam:GetUser{index:04d}" for index in range(120)]
+    large = {"Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
+    assert len(json.dumps(large, separators=(",", ":"))) > 2048
+    with pytest.raises(ClientError) as excinfo:
+        iam.put_user_policy(UserName="quota", PolicyName="large", PolicyDocument=json.dumps(large))
+    code, status, message = error_of(excinfo)
+    assert (code, status) == ("LimitExceeded", 409)
+    assert "user quota" in message
+    assert iam.list_user_policies(UserName="quota")["PolicyNames"] == []

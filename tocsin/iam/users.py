@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -24,6 +25,8 @@ from tocsin.iam.models import AccessKey, Account, Role, RolePolicy, User, UserPo
 from tocsin.iam.policy import PolicyError, parse_policy
 
 logger = logging.getLogger(__name__)
+
+InlinePolicy = UserPolicy | RolePolicy
 
 # An AWS principal ARN in a trust policy: the account root, a user, a role or
 # a role session.
@@ -137,18 +140,23 @@ def get_access_key(session: Session, user: User, access_key_id: str) -> AccessKe
 
 
 def put_user_policy(session: Session, user: User, name: str, document: str) -> None:
+    limit = USER_INLINE_POLICY_CHARACTERS
+    existing = _checked_inline_policy(user.policies, name, document, limit, f"user {user.name}")
+    if existing is not None:
+        existing.document = document
+    else:
+        user.policies.append(UserPolicy(name=name, document=document))
+
+
+def _checked_inline_policy(
+    policies: Sequence[InlinePolicy], name: str, document: str, limit: int, owner: str
+) -> InlinePolicy | None:
+    """Check a new inline policy against its owner's quota; return the one it replaces, if any."""
     checked_policy(document, "PolicyDocument")
-    others = sum(policy_size(p.document) for p in user.policies if p.name != name)
-    if others + policy_size(document) > USER_INLINE_POLICY_CHARACTERS:
-        raise LimitExceededException(
-            f"Maximum policy size of {USER_INLINE_POLICY_CHARACTERS} bytes exceeded for user "
-            f"{user.name}"
-        )
-    for policy in user.policies:
-        if policy.name == name:
-            policy.document = document
-            return
-    user.policies.append(UserPolicy(name=name, document=document))
+    others = sum(policy_size(p.document) for p in policies if p.name != name)
+    if others + policy_size(document) > limit:
+        raise LimitExceededException(f"Maximum policy size of {limit} bytes exceeded for {owner}")
+    return next((policy for policy in policies if policy.name == name), None)
 
 
 def find_user_policy(user: User, name: str) -> UserPolicy:
@@ -266,18 +274,12 @@ def delete_role(session: Session, role: Role) -> None:
 
 
 def put_role_policy(session: Session, role: Role, name: str, document: str) -> None:
-    checked_policy(document, "PolicyDocument")
-    others = sum(policy_size(p.document) for p in role.policies if p.name != name)
-    if others + policy_size(document) > ROLE_INLINE_POLICY_CHARACTERS:
-        raise LimitExceededException(
-            f"Maximum policy size of {ROLE_INLINE_POLICY_CHARACTERS} bytes exceeded for role "
-            f"{role.name}"
-        )
-    for policy in role.policies:
-        if policy.name == name:
-            policy.document = document
-            return
-    role.policies.append(RolePolicy(name=name, document=document))
+    limit = ROLE_INLINE_POLICY_CHARACTERS
+    existing = _checked_inline_policy(role.policies, name, document, limit, f"role {role.name}")
+    if existing is not None:
+        existing.document = document
+    else:
+        role.policies.append(RolePolicy(name=name, document=document))
 
 
 def find_role_policy(role: Role, name: str) -> RolePolicy:
