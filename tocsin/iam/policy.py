@@ -13,7 +13,8 @@ The rules follow the IAM User Guide, which each rule below cites by page:
 * "IAM JSON policy elements: Condition operators" and "Creating a condition
   with multiple keys or values" for conditions.
 
-Permissions boundaries, session policies, SCPs and RCPs are not supported.
+Permissions boundaries, SCPs and RCPs are not supported. Session policies
+are applied by ``tocsin.iam.authorize``, which evaluates them on their own.
 NOTE: policy variables such as ``${aws:username}`` are not substituted, so a
 Resource or condition value containing one matches only that literal text.
 """
