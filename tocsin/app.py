@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
+import pkgutil
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -16,6 +18,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+import tocsin
 from tocsin.config import Settings
 from tocsin.engine import maintenance
 from tocsin.engine.clock import Clock, make_clock
@@ -46,12 +49,28 @@ class Runtime:
 
 
 def all_service_handlers() -> dict[str, ServiceHandlers]:
-    """Return the handlers of every service that Tocsin implements, by service name."""
-    from tocsin.iam.iam_handlers import handlers as iam_handlers
-    from tocsin.iam.sts_handlers import handlers as sts_handlers
+    """Return the handlers of every service that Tocsin implements, by service name.
 
-    registered = (iam_handlers, sts_handlers)
-    return {service.service: service for service in registered}
+    Every module of the package whose name ends in ``_handlers`` contributes
+    its ``handlers`` table; several modules may serve one service.
+    """
+    merged: dict[str, ServiceHandlers] = {}
+    for module_name in _handler_module_names():
+        table = importlib.import_module(module_name).handlers
+        service = merged.setdefault(table.service, ServiceHandlers(table.service))
+        for operation, entry in table.operations.items():
+            if operation in service.operations:
+                raise ValueError(f"operation {table.service}.{operation} is registered twice")
+            service.operations[operation] = entry
+    return merged
+
+
+def _handler_module_names() -> list[str]:
+    names = []
+    for module in pkgutil.walk_packages(tocsin.__path__, prefix="tocsin."):
+        if module.name.rsplit(".", 1)[-1].endswith("_handlers"):
+            names.append(module.name)
+    return sorted(names)
 
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:

@@ -114,7 +114,7 @@ class Database:
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
                 )
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(config, "heads")
         logger.info("database schema is current: %s", self.url.render_as_string(hide_password=True))
 
     def ping(self) -> bool:
