@@ -196,8 +196,14 @@ VALID_CONTACT: dict[str, Any] = {"Alias": "on-call", "Type": "PERSONAL", "Plan":
 def test_json_unimplemented_ignores_body(server: RunningServer, keys: Keys) -> None:
     # The operation is looked up before the body is decoded, so a broken body of
     # an operation the server lacks gets the unknown-operation error.
-    response = send(server, keys, "ssm-contacts", b"{not json", contacts_headers("ListContacts"))
-    assert_error(response, 400, "UnknownOperationException", "ListContacts is not implemented")
+    headers = {
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amz-Target": "AmazonSSM.DescribeInstanceInformation",
+    }
+    response = send(server, keys, "ssm", b"{not json", headers)
+    assert_error(
+        response, 400, "UnknownOperationException", "DescribeInstanceInformation is not implemented"
+    )
 
 
 def test_json_malformed_bodies(stand_ins: RunningServer, keys: Keys) -> None:
@@ -834,9 +840,9 @@ def test_timestamp_out_of_range(stand_ins: RunningServer, keys: Keys) -> None:
 
 def test_unimplemented_operations_boto3(server: RunningServer, keys: Keys) -> None:
     cases = [
-        ("sns", "list_topics", "InvalidAction"),
-        ("ssm-contacts", "list_contacts", "UnknownOperationException"),
-        ("ssm-incidents", "list_response_plans", "UnknownOperationException"),
+        ("sns", "list_platform_applications", "InvalidAction"),
+        ("ssm", "describe_instance_information", "UnknownOperationException"),
+        ("ram", "list_replace_permission_associations_work", "UnknownOperationException"),
         ("cloudwatch", "list_dashboards", "UnknownOperationException"),
     ]
     for service, method, code in cases:

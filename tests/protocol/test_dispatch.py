@@ -137,9 +137,9 @@ def test_validation_error_carries_fields(server: RunningServer) -> None:
 
 
 def test_unimplemented_operation_is_unknown(server: RunningServer) -> None:
-    client = server.client("ssm-contacts", server.create_account(account_id="111111111111"))
+    client = server.client("ssm", server.create_account(account_id="111111111111"))
     with pytest.raises(ClientError) as excinfo:
-        client.list_rotations()
+        client.describe_instance_information()
     assert excinfo.value.response["Error"]["Code"] == "UnknownOperationException"
     assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
@@ -158,8 +158,8 @@ def test_tampered_presigned_action_fails_signature(server: RunningServer) -> Non
 def test_access_log_names_account_on_error(
     server: RunningServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    client = server.client("ssm-contacts", server.create_account(account_id="111111111111"))
+    client = server.client("ssm", server.create_account(account_id="111111111111"))
     with caplog.at_level(logging.INFO, logger="tocsin.access"), pytest.raises(ClientError):
-        client.list_rotations()
+        client.describe_instance_information()
     lines = [record.getMessage() for record in caplog.records if record.name == "tocsin.access"]
     assert any("account=111111111111" in line and "status=400" in line for line in lines)

@@ -348,7 +348,8 @@ class NotificationListener:
                     backoff = 0.5
                     self._on_notify()
                     while not self._stop.is_set():
-                        for _notify in conn.notifies(timeout=0.5):
+                        # A short timeout lets stop() end the thread promptly.
+                        for _notify in conn.notifies(timeout=0.1):
                             self.received += 1
                             self._on_notify()
             except psycopg.Error as exc:
