@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import tocsin
+from tocsin import incidents
 from tocsin.config import Settings
 from tocsin.engine import maintenance
 from tocsin.engine.clock import Clock, make_clock
@@ -86,6 +87,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         check_key(secrets, sample, settings.home)
     jobs = JobRegistry()
     maintenance.register(jobs)
+    incidents.register(jobs)
     return Runtime(
         settings=settings,
         clock=clock,
