@@ -1,0 +1,1 @@
+"""Incident Manager Contacts (ssm-contacts): contacts, channels, plans, rotations, engagements."""
