@@ -21,6 +21,7 @@ from starlette.routing import Route
 import tocsin
 from tocsin import incidents
 from tocsin.config import Settings
+from tocsin.contacts import delivery
 from tocsin.engine import maintenance
 from tocsin.engine.clock import Clock, make_clock
 from tocsin.engine.worker import Engine, JobRegistry
@@ -88,6 +89,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     jobs = JobRegistry()
     maintenance.register(jobs)
     incidents.register(jobs)
+    delivery.register(jobs, settings, secrets)
     return Runtime(
         settings=settings,
         clock=clock,

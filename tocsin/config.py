@@ -81,6 +81,26 @@ class Settings(BaseSettings):
         gt=0,
         description="A due job not finished this many seconds after its due time is reported.",
     )
+    smtp_url: str | None = Field(
+        default=None,
+        description=(
+            "SMTP server for email pages and activation codes: "
+            "smtp://[USER:PASSWORD@]HOST:PORT, with ?starttls=true to upgrade the connection, "
+            "or smtps://... for TLS from the start. Empty means messages go to the "
+            "development outbox table in the database."
+        ),
+    )
+    smtp_sender: str | None = Field(
+        default=None,
+        description="From address of email that Tocsin sends; empty means tocsin@localhost.",
+    )
+    allow_cross_account_escalation: bool = Field(
+        default=False,
+        description=(
+            "Let escalation plans name contacts of other accounts. AWS rejects them, and so "
+            "does Tocsin unless this is true."
+        ),
+    )
     log_level: str = Field(
         default="INFO",
         pattern=r"^(DEBUG|INFO|WARNING|ERROR)$",
