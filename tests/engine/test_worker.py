@@ -97,19 +97,22 @@ def test_engine_max_attempts_applies_by_default(
     assert job_row(db, job.id).status == JobStatus.DEAD
 
 
-def test_unknown_kind_is_dead(
+def test_unknown_kind_stays_pending(
     db: Database, clock: FakeClock, make_engine: Callable[..., Engine]
 ) -> None:
+    # A node leaves kinds it has no handler for to nodes that have one, for
+    # example during a rolling upgrade, instead of failing them.
     engine = make_engine()
     with db.session() as session:
         job = enqueue(session, clock, "no-such-kind", {})
+        known = enqueue(session, clock, "record", {})
 
     assert engine.run_due() == 1
 
-    dead = job_row(db, job.id)
-    assert dead.status == JobStatus.DEAD
-    assert dead.attempts == 1
-    assert dead.last_error == "no handler is registered for job kind 'no-such-kind'"
+    waiting = job_row(db, job.id)
+    assert waiting.status == JobStatus.PENDING
+    assert waiting.attempts == 0
+    assert job_row(db, known.id).status == JobStatus.DONE
 
 
 def test_handler_error_rolls_back_its_writes(

@@ -163,14 +163,23 @@ class ClaimedJob:
 
 
 def claim_due(
-    session: Session, clock: Clock, owner: str, *, lease_seconds: float, limit: int
+    session: Session,
+    clock: Clock,
+    owner: str,
+    *,
+    lease_seconds: float,
+    limit: int,
+    kinds: Sequence[str] | None = None,
 ) -> list[ClaimedJob]:
     """Lease up to ``limit`` due jobs to ``owner``, oldest due time first.
 
     A job is due when it is pending with ``due_at`` reached, or running with an
-    expired lease. Each claim increments ``attempts`` and ``fencing_token``.
-    PostgreSQL skips rows that other workers have locked; SQLite serialises
-    claims through the write lock that BEGIN IMMEDIATE takes.
+    expired lease. Only jobs of ``kinds`` are claimed when it is given, so a
+    node leaves the kinds it cannot run to nodes that can; jobs of a kind that
+    no node runs stay pending, and the auditor reports them once overdue.
+    Each claim increments ``attempts`` and ``fencing_token``. PostgreSQL skips
+    rows that other workers have locked; SQLite serialises claims through the
+    write lock that BEGIN IMMEDIATE takes.
     """
     now = clock.now()
     due = or_(
@@ -178,6 +187,8 @@ def claim_due(
         and_(Job.status == JobStatus.RUNNING.value, Job.lease_expires_at <= now),
     )
     query = select(Job.id).where(due).order_by(Job.due_at, Job.id).limit(limit)
+    if kinds is not None:
+        query = query.where(Job.kind.in_(kinds))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     ids = list(session.scalars(query))
@@ -294,14 +305,17 @@ def finish_if_owned(session: Session, claim: ClaimedJob, **values: Any) -> None:
         raise StaleClaimError(claim.id)
 
 
-def next_due_at(session: Session) -> datetime | None:
-    """Return the earliest moment at which a job becomes claimable, or None if none will."""
-    pending = session.scalar(
-        select(func.min(Job.due_at)).where(Job.status == JobStatus.PENDING.value)
+def next_due_at(session: Session, kinds: Sequence[str] | None = None) -> datetime | None:
+    """Return the earliest moment at which a job of ``kinds`` becomes claimable, or None."""
+    pending_query = select(func.min(Job.due_at)).where(Job.status == JobStatus.PENDING.value)
+    leased_query = select(func.min(Job.lease_expires_at)).where(
+        Job.status == JobStatus.RUNNING.value
     )
-    leased = session.scalar(
-        select(func.min(Job.lease_expires_at)).where(Job.status == JobStatus.RUNNING.value)
-    )
+    if kinds is not None:
+        pending_query = pending_query.where(Job.kind.in_(kinds))
+        leased_query = leased_query.where(Job.kind.in_(kinds))
+    pending = session.scalar(pending_query)
+    leased = session.scalar(leased_query)
     moments = [moment for moment in (pending, leased) if moment is not None]
     return min(moments) if moments else None
 

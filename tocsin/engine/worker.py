@@ -131,6 +131,7 @@ class Engine:
                 owner or f"{self.name}:sync",
                 lease_seconds=self.lease_seconds,
                 limit=limit,
+                kinds=self.registry.kinds(),
             )
         for claim in claims:
             lag = (claim.claimed_at - claim.due_at).total_seconds()
@@ -378,7 +379,7 @@ class Engine:
         """Return how long to wait before the next claim, at most ``poll_seconds``."""
         try:
             with self.database.session() as session:
-                moment = next_due_at(session)
+                moment = next_due_at(session, self.registry.kinds())
         except Exception:
             logger.exception("job engine %s failed to read the next due time", self.name)
             return self.poll_seconds
