@@ -7,10 +7,19 @@ caller's account. Only the owner tags, shares, changes or deletes.
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from sqlalchemy import select
+
 from tocsin.incidents import plans, policies
 from tocsin.incidents.arns import IncidentsArn, ResourceType, not_found, parse_arn
-from tocsin.incidents.models import ResponsePlan
+from tocsin.incidents.models import ResourcePolicy, ResponsePlan
+from tocsin.protocol.errors import AccessDeniedException
 from tocsin.protocol.handlers import RequestContext
+
+# The consumer action whose grant makes a shared plan's incidents visible.
+VIEW_ACTION = "ssm-incidents:GetIncidentRecord"
 
 _NAMES: dict[ResourceType, str] = {
     "RESPONSE_PLAN": "Response plan",
@@ -56,3 +65,56 @@ def usable_plan(ctx: RequestContext, arn: str, member: str) -> ResponsePlan:
         resource_policies=documents,
     )
     return plan
+
+
+def usable_incident(ctx: RequestContext, arn: str, member: str) -> IncidentsArn:
+    """Parse and authorize an incident ARN of the caller's account or of a plan shared with it.
+
+    A consumer account that can see the incident but calls an owner-only
+    operation (DeleteTimelineEvent, for example) gets AccessDeniedException.
+    Incidents that the caller cannot see at all are ResourceNotFoundException.
+    """
+    parsed = parse_arn(arn, member, "INCIDENT_RECORD")
+    action = action_of(ctx)
+    if parsed.account_id == ctx.account_id:
+        ctx.authorize(action, parsed.arn)
+        return parsed
+    owner = parsed.account_id
+    plan = plans.find(ctx.session, owner, parsed.resource_id.split("/", 1)[0])
+    documents = policies.documents(ctx.session, plan) if plan is not None else ()
+    if not policies.shared_with(ctx.caller, action, parsed.arn, owner, documents):
+        if policies.shared_with(ctx.caller, VIEW_ACTION, parsed.arn, owner, documents):
+            raise AccessDeniedException(
+                f"Only account {owner}, the owner of incident {parsed.arn}, may call "
+                f"{ctx.operation}; the response plan is shared with account "
+                f"{ctx.account_id} for use only."
+            )
+        raise not_found("INCIDENT_RECORD", parsed.arn, "Incident record")
+    ctx.authorize(action, parsed.arn, resource_account=owner, resource_policies=documents)
+    return parsed
+
+
+def shared_plan_keys(ctx: RequestContext) -> list[tuple[str, str]]:
+    """Return (account, plan name) of the other accounts' plans whose incidents the caller sees.
+
+    NOTE: this evaluates every resource policy of other accounts, so its cost
+    grows with the number of shared plans in the database. An index of shares
+    by consumer account would make it proportional to the caller's shares.
+    """
+    rows = ctx.session.execute(
+        select(ResponsePlan.account_id, ResponsePlan.name, ResourcePolicy.document)
+        .join(ResourcePolicy, ResourcePolicy.plan_id == ResponsePlan.id)
+        .where(ResponsePlan.account_id != ctx.account_id)
+        .order_by(ResponsePlan.id)
+    ).all()
+    documents: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for account_id, name, document in rows:
+        documents.setdefault((account_id, name), []).append(json.loads(document))
+    keys = []
+    for (account_id, name), plan_documents in documents.items():
+        pattern = f"arn:aws:ssm-incidents::{account_id}:incident-record/{name}/*"
+        if policies.shared_with(
+            ctx.caller, VIEW_ACTION, pattern, account_id, tuple(plan_documents)
+        ):
+            keys.append((account_id, name))
+    return keys

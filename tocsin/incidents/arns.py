@@ -23,6 +23,7 @@ _ARN = re.compile(
     r"(?P<kind>response-plan|replication-set|incident-record)/(?P<rest>.+)$"
 )
 _PLAN_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,200}$")
+_INCIDENT_PATH = re.compile(r"^[a-zA-Z0-9_-]{1,200}/[a-zA-Z0-9-]{1,64}$")
 _KIND_TYPES: dict[str, ResourceType] = {
     "response-plan": "RESPONSE_PLAN",
     "replication-set": "REPLICATION_SET",
@@ -59,6 +60,11 @@ def parse_arn(arn: str, member: str, *expected: ResourceType) -> IncidentsArn:
             f"Invalid {member} {arn!r}: a response plan name has 1 to 200 letters, digits, "
             "hyphens and underscores"
         )
+    if resource_type == "INCIDENT_RECORD" and not _INCIDENT_PATH.match(match["rest"]):
+        raise ValidationException(
+            f"Invalid {member} {arn!r}: an incident record ARN ends with "
+            "incident-record/<response plan name>/<incident id>"
+        )
     return IncidentsArn(arn, match["account"], resource_type, match["rest"])
 
 
@@ -72,6 +78,10 @@ def _example(resource_type: ResourceType) -> str:
 
 def plan_arn(account_id: str, name: str) -> str:
     return f"arn:aws:ssm-incidents::{account_id}:response-plan/{name}"
+
+
+def incident_arn(account_id: str, plan_name: str, record_id: str) -> str:
+    return f"arn:aws:ssm-incidents::{account_id}:incident-record/{plan_name}/{record_id}"
 
 
 def not_found(

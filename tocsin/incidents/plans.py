@@ -69,14 +69,23 @@ def _check_sns_topic(arn: str, member: str, account_id: str) -> None:
         )
 
 
-def _check_plan(account_id: str, template: dict[str, Any], chat_channel: Any) -> None:
+def _check_plan(
+    account_id: str, template: dict[str, Any], chat_channel: Any, prefix: str = "incidentTemplate."
+) -> None:
     """Check what the service model cannot: the SNS topics of the template and the chat channel."""
     for index, target in enumerate(template.get("notificationTargets", []), start=1):
-        member = f"incidentTemplate.notificationTargets.{index}.snsTopicArn"
+        member = f"{prefix}notificationTargets.{index}.snsTopicArn"
         _check_sns_topic(target["snsTopicArn"], member, account_id)
     if chat_channel and "chatbotSns" in chat_channel:
         for index, topic in enumerate(chat_channel["chatbotSns"], start=1):
             _check_sns_topic(topic, f"chatChannel.chatbotSns.{index}", account_id)
+
+
+def check_notification_targets(
+    account_id: str, targets: list[dict[str, Any]], chat_channel: Any
+) -> None:
+    """Check the SNS topics of an incident's notification targets and chat channel."""
+    _check_plan(account_id, {"notificationTargets": targets}, chat_channel, prefix="")
 
 
 def _stored_channel(chat_channel: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tocsin.incidents import access, plans, policies, replication, tags
+from tocsin.incidents import access, plans, policies, records, replication, tags
 from tocsin.incidents.models import ResourcePolicy
 from tocsin.protocol.handlers import RequestContext, ServiceHandlers
 from tocsin.protocol.pagination import page_scope, paginate_query
@@ -15,7 +15,7 @@ handlers = ServiceHandlers("ssm-incidents")
 
 DEFAULT_MAX_RESULTS = 100
 # Modules that register their resource types in tags.TAGGABLE when imported.
-TAGGABLE_MODULES = (plans, replication)
+TAGGABLE_MODULES = (plans, records, replication)
 
 
 @handlers.operation("PutResourcePolicy")
