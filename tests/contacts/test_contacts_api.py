@@ -205,6 +205,16 @@ def test_invalid_plans_rejected(contacts: Any, contact_type: str, plan: Any, mes
 
 
 def test_schedule_rotations_and_wrong_targets(contacts: Any) -> None:
+    contacts.create_rotation(
+        Name="r1",
+        ContactIds=[personal(contacts, "on-call")],
+        TimeZoneId="UTC",
+        Recurrence={
+            "NumberOfOnCalls": 1,
+            "RecurrenceMultiplier": 1,
+            "DailySettings": [{"HourOfDay": 9, "MinuteOfHour": 0}],
+        },
+    )
     schedule = contacts.create_contact(
         Alias="me", DisplayName="Me", Type="ONCALL_SCHEDULE", Plan={"RotationIds": [ROTATION]}
     )["ContactArn"]

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tocsin.contacts.errors import CONTACT, not_found
-from tocsin.contacts.models import Contact
+from tocsin.contacts.models import Contact, Rotation
 from tocsin.iam.authorize import decide
 from tocsin.iam.policy import Decision
 from tocsin.protocol.errors import AccessDeniedException
@@ -87,6 +87,22 @@ def find_contact(session: Session, arn: str) -> Contact | None:
     return session.scalar(
         select(Contact).where(
             Contact.account_id == parsed.account_id, Contact.alias == parsed.parts[0]
+        )
+    )
+
+
+def rotation_arn(region: str, account_id: str, name: str) -> str:
+    return f"arn:aws:ssm-contacts:{region}:{account_id}:rotation/{name}"
+
+
+def find_rotation(session: Session, arn: str) -> Rotation | None:
+    """Return the rotation that ``arn`` names in any Region, or None."""
+    parsed = parse_arn(arn)
+    if parsed is None or parsed.kind != "rotation":
+        return None
+    return session.scalar(
+        select(Rotation).where(
+            Rotation.account_id == parsed.account_id, Rotation.name == parsed.parts[0]
         )
     )
 

@@ -12,7 +12,9 @@ from tocsin.contacts.access import contact_arn, visible_to
 from tocsin.contacts.errors import CONTACT, conflict, invalid
 from tocsin.contacts.models import Contact, ContactChannel
 from tocsin.contacts.plans import normalized_plan
+from tocsin.contacts.rotations import rotations_using_contact
 from tocsin.iam.policy import PolicyError, parse_policy
+from tocsin.protocol.errors import ConflictException
 from tocsin.protocol.handlers import RequestContext
 from tocsin.protocol.pagination import Page, page_scope, paginate_query
 
@@ -121,9 +123,22 @@ def delete_contact(ctx: RequestContext, contact: Contact) -> None:
 
     Escalation plans and response plans that name the contact keep the
     reference, as in Incident Manager; engaging them skips the missing contact.
+    Raises ConflictException while a rotation lists the contact.
     """
-    # TODO: raise ConflictException with DependentEntities while a rotation
-    # lists the contact, once rotations are stored.
+    rotation_arns = rotations_using_contact(ctx, contact)
+    if rotation_arns:
+        raise ConflictException(
+            f"The contact {contact.arn} is on call in the rotations {', '.join(rotation_arns)}. "
+            "Remove it from their ContactIds and unfinished overrides with UpdateRotation and "
+            "DeleteRotationOverride, or delete the rotations, first.",
+            fields={
+                "ResourceId": contact.arn,
+                "ResourceType": CONTACT,
+                "DependentEntities": [
+                    {"RelationType": "ROTATION", "DependentResourceIds": rotation_arns[:25]}
+                ],
+            },
+        )
     ctx.session.execute(delete(ContactChannel).where(ContactChannel.contact_arn == contact.arn))
     tags.drop_all_tags(ctx.session, contact.arn)
     ctx.session.delete(contact)

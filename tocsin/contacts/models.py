@@ -1,4 +1,4 @@
-"""Tables of contacts, contact channels, resource tags and the development outbox."""
+"""Tables of contacts, contact channels, rotations, resource tags and the development outbox."""
 
 from __future__ import annotations
 
@@ -96,4 +96,40 @@ class OutboxMessage(Base):
     address: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(255))
     body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class Rotation(Base):
+    """An on-call rotation: contacts in shift order, a time zone and a recurrence."""
+
+    __tablename__ = "rotations"
+    __table_args__ = (UniqueConstraint("account_id", "name"),)
+
+    arn: Mapped[str] = mapped_column(String(512), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(12))
+    name: Mapped[str] = mapped_column(String(255))
+    # Contact ARNs in shift order.
+    contact_ids: Mapped[list[Any]]
+    start_time: Mapped[datetime]
+    time_zone: Mapped[str] = mapped_column(String(255))
+    # The RecurrenceSettings member as the API shows it.
+    recurrence: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class RotationOverride(Base):
+    """Contacts that replace a rotation's on-call contacts from ``start_time`` to ``end_time``."""
+
+    __tablename__ = "rotation_overrides"
+    __table_args__ = (
+        Index("ix_rotation_overrides_rotation_arn_start_time", "rotation_arn", "start_time"),
+    )
+
+    override_id: Mapped[str] = mapped_column(String(36), primary_key=True)  # UUID
+    rotation_arn: Mapped[str] = mapped_column(ForeignKey("rotations.arn", ondelete="CASCADE"))
+    account_id: Mapped[str] = mapped_column(String(12))
+    contact_ids: Mapped[list[Any]]
+    start_time: Mapped[datetime]
+    end_time: Mapped[datetime]
     created_at: Mapped[datetime]

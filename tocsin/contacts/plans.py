@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tocsin.contacts.access import find_contact, parse_arn
+from tocsin.contacts.access import find_contact, find_rotation, parse_arn
 from tocsin.contacts.errors import invalid
 from tocsin.contacts.models import Contact, ContactChannel
 
@@ -25,7 +25,7 @@ ONCALL_SCHEDULE = "ONCALL_SCHEDULE"
 # The Incident Manager user guide allows up to 8 rotations in one on-call schedule.
 MAX_SCHEDULE_ROTATIONS = 8
 
-_ROTATION_ID = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
+_ROTATION_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,255}$")
 
 
 def normalized_plan(
@@ -50,7 +50,10 @@ def normalized_plan(
                 "rotations, so send Plan.RotationIds and no Plan.Stages.",
                 "Plan.Stages",
             )
-        return {"Stages": [], "RotationIds": _checked_rotations(contact, rotation_ids)}
+        return {
+            "Stages": [],
+            "RotationIds": _checked_rotations(session, contact, rotation_ids),
+        }
     if rotation_ids:
         raise invalid(
             f"Plan.RotationIds is only valid for an ONCALL_SCHEDULE contact, and {contact.arn} "
@@ -161,7 +164,7 @@ def _check_escalation_target(
         )
 
 
-def _checked_rotations(contact: Contact, rotation_ids: list[str]) -> list[str]:
+def _checked_rotations(session: Session, contact: Contact, rotation_ids: list[str]) -> list[str]:
     if len(rotation_ids) > MAX_SCHEDULE_ROTATIONS:
         raise invalid(
             f"An on-call schedule can have at most {MAX_SCHEDULE_ROTATIONS} rotations, and "
@@ -172,7 +175,7 @@ def _checked_rotations(contact: Contact, rotation_ids: list[str]) -> list[str]:
     for index, arn in enumerate(rotation_ids):
         where = f"Plan.RotationIds[{index}]"
         parsed = parse_arn(arn)
-        if parsed is None or parsed.kind != "rotation" or not _ROTATION_ID.match(parsed.parts[0]):
+        if parsed is None or parsed.kind != "rotation" or not _ROTATION_NAME.match(parsed.parts[0]):
             raise invalid(f"{where} {arn!r} is not a rotation ARN.", where)
         if parsed.account_id != contact.account_id:
             raise invalid(
@@ -183,5 +186,14 @@ def _checked_rotations(contact: Contact, rotation_ids: list[str]) -> list[str]:
         if arn in seen:
             raise invalid(f"{where} names the rotation {arn} twice.", where)
         seen.add(arn)
-        # TODO: reject rotations that do not exist once rotations are stored.
+    # Existence is checked after the form of every ARN, so that a malformed or
+    # repeated ARN gets its own message even when it names no rotation.
+    for index, arn in enumerate(rotation_ids):
+        if find_rotation(session, arn) is None:
+            where = f"Plan.RotationIds[{index}]"
+            raise invalid(
+                f"{where} names the rotation {arn}, which does not exist; create it with "
+                "CreateRotation first.",
+                where,
+            )
     return list(rotation_ids)

@@ -1,7 +1,8 @@
 """Tags of taggable ssm-contacts resources, stored by resource ARN.
 
-Contacts are taggable today. Other resource kinds (rotations) become
-taggable when their module registers a resolver with ``register_resolver``.
+Contacts are taggable here. Rotations become taggable when
+``tocsin.contacts.rotations`` registers its resolver with ``register_resolver``
+on import, which the server does when it loads the rotation handlers.
 """
 
 from __future__ import annotations
