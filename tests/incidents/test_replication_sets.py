@@ -147,6 +147,7 @@ def test_deletion_protection(server: RunningServer, owner: Tenant) -> None:
 def test_delete_removes_all_data(server: RunningServer, owner: Tenant) -> None:
     arn = prepare(server, owner)
     plan = owner.client.create_response_plan(name="p", incidentTemplate=TEMPLATE, tags={"a": "b"})
+    incident = owner.client.start_incident(responsePlanArn=plan["arn"])["incidentRecordArn"]
     owner.client.delete_replication_set(arn=arn)
     advance(server, SETTLE_DELAY)
     assert server.runtime.engine is not None
@@ -158,6 +159,10 @@ def test_delete_removes_all_data(server: RunningServer, owner: Tenant) -> None:
     assert owner.client.list_response_plans()["responsePlanSummaries"] == []
     with pytest.raises(ClientError) as excinfo:
         owner.client.get_response_plan(arn=plan["arn"])
+    assert error_of(excinfo)["Code"] == "ResourceNotFoundException"
+    assert owner.client.list_incident_records()["incidentRecordSummaries"] == []
+    with pytest.raises(ClientError) as excinfo:
+        owner.client.get_incident_record(arn=incident)
     assert error_of(excinfo)["Code"] == "ResourceNotFoundException"
     # A new replication set can be created afterwards.
     prepare(server, owner)

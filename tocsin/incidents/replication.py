@@ -24,7 +24,13 @@ from tocsin.engine.jobs import JobContext
 from tocsin.engine.queue import enqueue
 from tocsin.incidents import tags
 from tocsin.incidents.arns import IncidentsArn, conflict, not_found
-from tocsin.incidents.models import IncidentTag, ReplicationSet, ResourcePolicy, ResponsePlan
+from tocsin.incidents.models import (
+    IncidentRecord,
+    IncidentTag,
+    ReplicationSet,
+    ResourcePolicy,
+    ResponsePlan,
+)
 from tocsin.protocol.errors import ResourceNotFoundException, ValidationException
 
 logger = logging.getLogger(__name__)
@@ -280,7 +286,15 @@ def settle(ctx: JobContext) -> None:
 
 def _delete_account_data(session: Session, replication_set: ReplicationSet) -> None:
     # AWS: "Deleting the replication set deletes all Incident Manager data."
+    # Imported here because the records module depends on this one.
+    from tocsin.incidents import records
+
     account_id = replication_set.account_id
+    incidents = list(
+        session.scalars(select(IncidentRecord).where(IncidentRecord.account_id == account_id))
+    )
+    for incident in incidents:
+        records.delete_record(session, incident)
     plans = list(session.scalars(select(ResponsePlan).where(ResponsePlan.account_id == account_id)))
     plan_ids = [plan.id for plan in plans]
     session.execute(delete(ResourcePolicy).where(ResourcePolicy.plan_id.in_(plan_ids)))
@@ -289,9 +303,10 @@ def _delete_account_data(session: Session, replication_set: ReplicationSet) -> N
     session.execute(delete(IncidentTag).where(IncidentTag.account_id == account_id))
     session.delete(replication_set)
     logger.info(
-        "deleted replication set %s and %d response plans of account %s",
+        "deleted replication set %s, %d response plans and %d incidents of account %s",
         replication_set.arn,
         len(plans),
+        len(incidents),
         account_id,
     )
 
