@@ -291,3 +291,23 @@ def test_findings_are_empty(owner: Tenant, full_plan: str) -> None:
     with pytest.raises(ClientError) as excinfo:
         owner.client.list_incident_findings(incidentRecordArn=arn[:-4] + "0000")
     assert error_of(excinfo)["Code"] == "ResourceNotFoundException"
+
+
+def test_unpaired_surrogate_is_rejected(server: RunningServer, owner: Tenant) -> None:
+    prepare(server, owner)
+    plan = owner.client.create_response_plan(name="surrogates", incidentTemplate=TEMPLATE)["arn"]
+    raw = server.client("ssm-incidents", owner.keys, parameter_validation=False)
+    for call in (
+        lambda: raw.start_incident(responsePlanArn=plan, title="a\ud800b"),
+        lambda: raw.create_response_plan(
+            name="other", incidentTemplate=TEMPLATE, displayName="x\udfffy"
+        ),
+        lambda: raw.tag_resource(resourceArn=plan, tags={"k\ud800": "v"}),
+    ):
+        with pytest.raises(ClientError) as excinfo:
+            call()
+        error = excinfo.value.response
+        assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert error["Error"]["Code"] == "SerializationException"
+        assert "unpaired UTF-16 surrogate" in error["Error"]["Message"]
+    assert owner.client.list_incident_records()["incidentRecordSummaries"] == []

@@ -269,7 +269,9 @@ def decode_document(shape: Shape, value: Any, style: DocumentStyle, path: str = 
         if not isinstance(value, dict):
             return value
         return {
-            key: decode_document(shape.value, item, style, f"{path}[{key!r}]")
+            check_text(key, f"{path} key"): decode_document(
+                shape.value, item, style, f"{path}[{key!r}]"
+            )
             for key, item in value.items()
             if item is not None
         }
@@ -287,8 +289,22 @@ def _decode_structure(
     return result
 
 
+def check_text(value: str, path: str) -> str:
+    """Return ``value`` unless it holds an unpaired surrogate, which no database can store."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueConversionError(
+                path, value, "the text contains an unpaired UTF-16 surrogate; send valid Unicode"
+            ) from exc
+    return value
+
+
 def _decode_document_scalar(shape: Shape, value: Any, style: DocumentStyle, path: str) -> Any:
     kind = shape.type_name
+    if isinstance(value, str):
+        check_text(value, path)
     is_number = isinstance(value, int | float) and not isinstance(value, bool)
     if kind == "timestamp":
         if isinstance(value, datetime):
