@@ -66,11 +66,21 @@ def _prepare(server: TocsinServer, keys: Any) -> str:
     client.get_waiter("wait_for_replication_set_active").wait(
         arn=replication, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
     )
-    contact = f"arn:aws:ssm-contacts:{REGION}:{keys.account_id}:contact"
+    contacts = boto3.client(
+        "ssm-contacts",
+        endpoint_url=f"http://{server.host}:{server.port}",
+        region_name=REGION,
+        aws_access_key_id=keys.access_key_id,
+        aws_secret_access_key=keys.secret_access_key,
+    )
+    engagements = [
+        contacts.create_contact(Alias=alias, Type="PERSONAL", Plan={"Stages": []})["ContactArn"]
+        for alias in ("primary", "secondary")
+    ]
     plan: str = client.create_response_plan(
         name="bench",
         incidentTemplate={"title": "Checkout latency", "impact": 3},
-        engagements=[f"{contact}/primary", f"{contact}/secondary"],
+        engagements=engagements,
     )["arn"]
     return plan
 

@@ -52,10 +52,17 @@ def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> dict[str, Any]:
     return {**response["Error"], **{k: v for k, v in response.items() if k != "Error"}}
 
 
+# Contacts that the tests' response plans engage; plans may only name existing contacts.
+ENGAGED_ALIASES = ("primary", "secondary", "oncall", "test1", "default-schedule")
+
+
 @pytest.fixture
 def owner(server: RunningServer) -> Tenant:
     tocsin.incidents.register(server.runtime.jobs)
     keys = server.create_account(account_id=OWNER)
+    contacts = server.client("ssm-contacts", keys, region=REGION)
+    for alias in ENGAGED_ALIASES:
+        contacts.create_contact(Alias=alias, Type="PERSONAL", Plan={"Stages": []})
     return Tenant(keys, server.client("ssm-incidents", keys, region=REGION))
 
 

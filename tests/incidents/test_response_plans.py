@@ -289,3 +289,24 @@ def test_wrong_arn_type(prepared: str, owner: Tenant) -> None:
     error = error_of(excinfo)
     assert error["Code"] == "ValidationException"
     assert "arn" in error["Message"]
+
+
+def test_engagements_must_exist_and_be_shared(
+    server: RunningServer, owner: Tenant, other: Tenant
+) -> None:
+    prepare(server, owner)
+    ghost = f"arn:aws:ssm-contacts:{REGION}:{OWNER}:contact/ghost"
+    stranger_contacts = server.client("ssm-contacts", other.keys, region=REGION)
+    stranger = stranger_contacts.create_contact(
+        Alias="stranger", Type="PERSONAL", Plan={"Stages": []}
+    )["ContactArn"]
+    for engagement, problem in ((ghost, "no contact"), (stranger, "is not shared")):
+        with pytest.raises(ClientError) as excinfo:
+            owner.client.create_response_plan(
+                name="engaging", incidentTemplate=TEMPLATE, engagements=[engagement]
+            )
+        error = error_of(excinfo)
+        assert error["Code"] == "ValidationException"
+        assert problem in error["Message"]
+        assert "engagements.1" in error["Message"]
+    assert owner.client.list_response_plans()["responsePlanSummaries"] == []

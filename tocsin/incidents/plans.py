@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from tocsin.contacts.access import find_contact
 from tocsin.engine.clock import Clock
 from tocsin.incidents import tags
 from tocsin.incidents.arns import IncidentsArn, conflict, not_found, plan_arn
@@ -69,6 +70,27 @@ def _check_sns_topic(arn: str, member: str, account_id: str) -> None:
         )
 
 
+def check_engagements(session: Session, account_id: str, engagements: list[str]) -> None:
+    """Check that each engagement names an existing contact that the plan's account may use.
+
+    A contact of another account must at least be shared through its contact
+    policy; whether the policy allows engaging it is decided when the
+    engagement starts.
+    """
+    for index, arn in enumerate(engagements, start=1):
+        contact = find_contact(session, arn)
+        if contact is None:
+            raise ValidationException(
+                f"Invalid engagements.{index} {arn!r}: no contact, escalation plan or on-call "
+                "schedule with this ARN exists; create it with ssm-contacts first"
+            )
+        if contact.account_id != account_id and contact.policy is None:
+            raise ValidationException(
+                f"Invalid engagements.{index} {arn!r}: the contact belongs to account "
+                f"{contact.account_id} and is not shared with account {account_id}"
+            )
+
+
 def _check_plan(
     account_id: str, template: dict[str, Any], chat_channel: Any, prefix: str = "incidentTemplate."
 ) -> None:
@@ -106,6 +128,7 @@ def create(session: Session, clock: Clock, account_id: str, params: dict[str, An
         )
     template = params["incidentTemplate"]
     _check_plan(account_id, template, params.get("chatChannel"))
+    check_engagements(session, account_id, params.get("engagements", []))
     now = clock.now()
     plan = ResponsePlan(
         account_id=account_id,
@@ -137,6 +160,8 @@ def update(session: Session, clock: Clock, plan: ResponsePlan, params: dict[str,
         template.pop("incidentTags", None)
     chat_channel = params.get("chatChannel", plan.chat_channel)
     _check_plan(plan.account_id, template, chat_channel)
+    if "engagements" in params:
+        check_engagements(session, plan.account_id, params["engagements"])
     plan.incident_template = template
     plan.chat_channel = _stored_channel(chat_channel)
     for member, attribute in PLAN_UPDATES.items():
