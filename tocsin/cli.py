@@ -67,6 +67,8 @@ def _check_port_free(host: str, port: int) -> None:
 
 def _configure_logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level, format=LOG_FORMAT, stream=sys.stderr)
+    # Alembic reports each migration step at INFO; Tocsin logs one line for the migration.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 database_option = click.option(
