@@ -266,25 +266,42 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     )
 
     arguments = parser.parse_args(argv)
-    arguments.backends = [name.strip() for name in arguments.backends.split(",") if name.strip()]
-    for name in arguments.backends:
+    arguments.backends = parse_backends(parser, arguments.backends)
+    return arguments
+
+
+def parse_backends(parser: argparse.ArgumentParser, text: str) -> list[str]:
+    """Split the --backends value, exiting through ``parser`` on an unknown backend."""
+    backends = [name.strip() for name in text.split(",") if name.strip()]
+    for name in backends:
         if name not in ("sqlite", "postgresql"):
             parser.error(f"--backends: unknown backend {name!r}; use sqlite or postgresql")
-    return arguments
+    return backends
+
+
+def measure_ceilings(
+    backends: list[str], maintenance_url: str, seconds: float
+) -> tuple[list[Ceiling], dict[str, str]]:
+    """Measure the insert ceilings that ``backends`` are compared with; print each one.
+
+    Returns the ceilings and the PostgreSQL settings that affect them.
+    """
+    ceilings = measure_sqlite(seconds)
+    postgresql_settings: dict[str, str] = {}
+    if "postgresql" in backends:
+        postgresql, postgresql_settings = measure_postgresql(maintenance_url, seconds)
+        ceilings += postgresql
+    for ceiling in ceilings:
+        print(f"ceiling: {ceiling.name}: {ceiling.rows_per_second:,.0f} rows/s", file=sys.stderr)
+    return ceilings, postgresql_settings
 
 
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     started = datetime.now(UTC)
-    ceilings = measure_sqlite(arguments.ceiling_seconds)
-    postgresql_settings: dict[str, str] = {}
-    if "postgresql" in arguments.backends:
-        postgresql, postgresql_settings = measure_postgresql(
-            arguments.database_url, arguments.ceiling_seconds
-        )
-        ceilings += postgresql
-    for ceiling in ceilings:
-        print(f"ceiling: {ceiling.name}: {ceiling.rows_per_second:,.0f} rows/s", file=sys.stderr)
+    ceilings, postgresql_settings = measure_ceilings(
+        arguments.backends, arguments.database_url, arguments.ceiling_seconds
+    )
 
     backends = [run_backend(backend, arguments) for backend in arguments.backends]
     table = markdown_table(backends, ceilings)

@@ -2,9 +2,9 @@
 
 For each backend (SQLite, PostgreSQL) a fresh ``tocsin serve`` gets a
 replication set and a response plan with two engagements. StartIncident is
-then driven by 1 and 16 concurrent keep-alive clients; every call creates an
-incident with its timeline events and engagement jobs, because the replayed
-request carries no clientToken and the plan no dedupe string. The store is
+then driven by 1 and 16 concurrent keep-alive clients. The replayed request
+carries no clientToken and the plan no dedupe string, so every call creates
+an incident with its timeline events and engagement jobs. The store is
 then filled to ``--incidents`` incidents through the domain code, and the
 first page of ListIncidentRecords (newest first, 20 records) is measured.
 The server's memory is read at the end. The raw insert ceilings of the same
@@ -33,9 +33,11 @@ from bench.caller_identity import (
     children_cpu_seconds,
     machine_description,
     matching_ceiling,
+    measure_ceilings,
+    parse_backends,
     process_cpu_seconds,
 )
-from bench.ceiling import Ceiling, measure_postgresql, measure_sqlite
+from bench.ceiling import Ceiling
 from bench.harness import DEFAULT_POSTGRESQL_URL, TocsinServer, tocsin_server
 from bench.load import LoadSpec, run_load, sign_request
 from tocsin.engine.clock import SystemClock
@@ -271,25 +273,16 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         help="Seconds per insert-ceiling measurement (default 3).",
     )
     arguments = parser.parse_args(argv)
-    arguments.backends = [name.strip() for name in arguments.backends.split(",") if name.strip()]
-    for name in arguments.backends:
-        if name not in ("sqlite", "postgresql"):
-            parser.error(f"--backends: unknown backend {name!r}; use sqlite or postgresql")
+    arguments.backends = parse_backends(parser, arguments.backends)
     return arguments
 
 
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     started = datetime.now(UTC)
-    ceilings = measure_sqlite(arguments.ceiling_seconds)
-    postgresql_settings: dict[str, str] = {}
-    if "postgresql" in arguments.backends:
-        postgresql, postgresql_settings = measure_postgresql(
-            arguments.database_url, arguments.ceiling_seconds
-        )
-        ceilings += postgresql
-    for ceiling in ceilings:
-        print(f"ceiling: {ceiling.name}: {ceiling.rows_per_second:,.0f} rows/s", file=sys.stderr)
+    ceilings, postgresql_settings = measure_ceilings(
+        arguments.backends, arguments.database_url, arguments.ceiling_seconds
+    )
 
     backends = [run_backend(backend, arguments) for backend in arguments.backends]
     print(markdown(backends, ceilings))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what Tocsin needs into .venv, then serve on the embedded SQLite database.
 #
-# Data lives in .tocsin/ of this checkout unless TOCSIN_HOME says otherwise.
+# Data is kept in .tocsin/ of this checkout unless TOCSIN_HOME names another folder.
 # Extra arguments go to `tocsin serve`, for example --port 4600.
 set -euo pipefail
 

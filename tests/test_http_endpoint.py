@@ -1,4 +1,4 @@
-"""HTTP-level behaviour of the endpoint that no codec sees: slow bodies, health, metrics."""
+"""HTTP-level behaviour of the endpoint outside the codecs: slow bodies, health, metrics."""
 
 from __future__ import annotations
 

@@ -133,7 +133,7 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> Starlette:
             async with asyncio.timeout(settings.body_timeout_seconds):
                 body = await _read_body(request, settings.max_body_bytes)
         except ClientDisconnect:
-            # Nobody is left to read a response; record the event and move on.
+            # The client is gone, so no response can be delivered; log the event and move on.
             logger.info("client %s disconnected while sending its request body", request.client)
             return Response(status_code=400)
         except TimeoutError:

@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     body_timeout_seconds: float = Field(
         default=60.0,
         gt=0,
-        description="Longest time a client may take to send a request body, in seconds.",
+        description="Maximum time a client may take to send a request body, in seconds.",
     )
     clock_speed: float = Field(
         default=1.0,
@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     job_poll_seconds: float = Field(
         default=1.0,
         gt=0,
-        description="Longest wait between looks for due jobs when no wake-up arrives, in seconds.",
+        description="Maximum wait between checks for due jobs when no wake-up arrives, in seconds.",
     )
     job_max_attempts: int = Field(
         default=10, ge=1, description="Attempts before a failing job is given up as dead."

@@ -65,7 +65,7 @@ class FakeClock:
     """Time that moves only when a test advances it.
 
     Waiters (the job engine) are woken on every advance, so a test that calls
-    ``advance`` sees due jobs run without waiting for a poll interval.
+    ``advance`` gets due jobs run without waiting for a poll interval.
     """
 
     def __init__(self, start: datetime | None = None) -> None:

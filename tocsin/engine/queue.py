@@ -174,9 +174,10 @@ def claim_due(
     """Lease up to ``limit`` due jobs to ``owner``, oldest due time first.
 
     A job is due when it is pending with ``due_at`` reached, or running with an
-    expired lease. Only jobs of ``kinds`` are claimed when it is given, so a
-    node leaves the kinds it cannot run to nodes that can; jobs of a kind that
-    no node runs stay pending, and the auditor reports them once overdue.
+    expired lease. When ``kinds`` is given, only jobs of those kinds are
+    claimed, so a node leaves the kinds it cannot run to nodes that can. Jobs
+    of a kind that no node runs stay pending, and the auditor reports them
+    once they are overdue.
     Each claim increments ``attempts`` and ``fencing_token``. PostgreSQL skips
     rows that other workers have locked; SQLite serialises claims through the
     write lock that BEGIN IMMEDIATE takes.

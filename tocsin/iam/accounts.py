@@ -82,8 +82,8 @@ def create_account(
         UserPolicy(name=ADMINISTRATOR_POLICY_NAME, document=json.dumps(ADMINISTRATOR_POLICY))
     )
     session.add(administrator)
-    # Flush before adding the key: no relationship tells the unit of work
-    # that the key row depends on the user row.
+    # Flush before adding the key, because no relationship declares to the
+    # unit of work that the key row depends on the user row.
     session.flush()
     access_key_id, secret = add_access_key(session, clock, secrets, administrator)
     session.flush()

@@ -53,7 +53,7 @@ def load_or_create_key(home: Path, configured: str | None, *, create: bool = Tru
     """Return the configured key, or the one in HOME/secret.key.
 
     The file is created when absent if ``create`` is true. The caller passes
-    False when the database already holds encrypted secrets, because a new key
+    False when the database already contains encrypted secrets, because a new key
     could not decrypt them.
     """
     if configured:
@@ -63,7 +63,7 @@ def load_or_create_key(home: Path, configured: str | None, *, create: bool = Tru
         return path.read_bytes().strip()
     if not create:
         raise SecretKeyError(
-            f"the key file {path} is missing, but the database holds secrets encrypted with "
+            f"the key file {path} is missing, but the database contains secrets encrypted with "
             "a key: restore the file from the backup taken with the database, or set "
             "TOCSIN_SECRET_KEY to that key"
         )

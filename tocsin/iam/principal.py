@@ -11,7 +11,7 @@ PrincipalKind = Literal["root", "user", "assumed-role"]
 
 @dataclass(frozen=True)
 class Caller:
-    """Who signed a request, and the identity policies that apply to them."""
+    """The signer of a request and the identity policies that apply to it."""
 
     account_id: str
     arn: str  # arn:aws:iam::ACCOUNT:user/NAME or arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION

@@ -41,7 +41,7 @@ class PackedPolicyTooLargeException(ServiceError):
 
 @handlers.operation("GetCallerIdentity")
 def get_caller_identity(ctx: RequestContext, _params: dict[str, Any]) -> dict[str, Any]:
-    # AWS answers GetCallerIdentity for every valid credential, whatever the policies say.
+    # AWS serves GetCallerIdentity to every valid credential, whatever its policies allow.
     caller = ctx.caller
     return {"UserId": caller.user_id, "Account": caller.account_id, "Arn": caller.arn}
 

@@ -73,9 +73,8 @@ def _check_sns_topic(arn: str, member: str, account_id: str) -> None:
 def check_engagements(session: Session, account_id: str, engagements: list[str]) -> None:
     """Check that each engagement names an existing contact that the plan's account may use.
 
-    A contact of another account must at least be shared through its contact
-    policy; whether the policy allows engaging it is decided when the
-    engagement starts.
+    A contact of another account must at least have a contact policy. Whether
+    that policy allows engaging it is decided when the engagement starts.
     """
     for index, arn in enumerate(engagements, start=1):
         contact = find_contact(session, arn)

@@ -86,7 +86,12 @@ def start(
     caller_arn: str,
     caller_account: str,
 ) -> IncidentRecord:
-    """Start an incident from StartIncident's parameters, or join an open duplicate."""
+    """Start an incident from StartIncident's parameters, or join an open duplicate.
+
+    NOTE: this costs about 10 ms of CPU per new incident (docs/benchmarks.md),
+    mostly in four ORM flushes, far from the target of a third of the
+    database's insert rate; batching the inserts is the next step.
+    """
     template = plan.incident_template
     trigger = params.get("triggerDetails") or {}
     trigger_arn = trigger.get("triggerArn")

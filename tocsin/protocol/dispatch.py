@@ -241,9 +241,9 @@ class Dispatcher:
     def _spec_for_errors(self, request: HttpRequest) -> ServiceSpec:
         """Guess the called service from the request alone, to shape an early error.
 
-        The X-Amz-Target prefix names a json service; the smithy-protocol
-        header marks CBOR; a form body or an Action parameter marks a query
-        service; anything else is taken for a rest-json request.
+        The X-Amz-Target prefix names a json service, and the smithy-protocol
+        header marks CBOR. A form body or an Action parameter marks a query
+        service. Anything else is taken for a rest-json request.
         """
         target = request.header("x-amz-target")
         if target:

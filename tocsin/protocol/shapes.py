@@ -290,7 +290,7 @@ def _decode_structure(
 
 
 def check_text(value: str, path: str) -> str:
-    """Return ``value`` unless it holds an unpaired surrogate, which no database can store."""
+    """Return ``value`` unless it contains an unpaired surrogate, which no database can store."""
     if not value.isascii():
         try:
             value.encode("utf-8")

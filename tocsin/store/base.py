@@ -24,7 +24,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp stored as UTC and always read back as an aware UTC datetime.
 
     SQLite keeps no time zone, so values are normalised to UTC on the way in
-    and marked UTC on the way out; a naive value is a programming error.
+    and marked UTC on the way out. A naive value is a programming error.
     """
 
     impl = DateTime(timezone=True)
