@@ -19,9 +19,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import tocsin
-from tocsin import incidents
+from tocsin import contacts, incidents
 from tocsin.config import Settings
-from tocsin.contacts import delivery
 from tocsin.engine import maintenance
 from tocsin.engine.clock import Clock, make_clock
 from tocsin.engine.worker import Engine, JobRegistry
@@ -32,6 +31,7 @@ from tocsin.protocol.dispatch import Dispatcher
 from tocsin.protocol.handlers import ServiceHandlers
 from tocsin.protocol.pagination import PageTokens
 from tocsin.store.database import Database
+from tocsin.web import all_routes
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     jobs = JobRegistry()
     maintenance.register(jobs)
     incidents.register(jobs)
-    delivery.register(jobs, settings, secrets)
+    contacts.register(jobs, settings, secrets)
     return Runtime(
         settings=settings,
         clock=clock,
@@ -176,6 +176,7 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> Starlette:
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
+        *all_routes(runtime),
         Route("/{path:path}", endpoint, methods=methods),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
