@@ -1,0 +1,1 @@
+"""Outbound delivery: providers for email, SMS and voice, and the development outbox."""
