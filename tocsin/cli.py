@@ -1,4 +1,6 @@
-"""Command-line interface: ``tocsin serve``, ``account create`` and ``schedule check``."""
+"""Command-line interface: ``tocsin serve``, ``account``, ``schedule check``, ``calendar``
+and ``outbox``.
+"""
 
 from __future__ import annotations
 
@@ -260,3 +262,241 @@ def schedule_check(
     click.echo("\n".join(lines))
     if not check.ok:
         sys.exit(1)
+
+
+@main.group("calendar")
+def calendar_group() -> None:
+    """Manage iCalendar feeds of on-call shifts: secret URLs for calendar apps."""
+
+
+def _calendar_account_id(_context: click.Context, _parameter: click.Parameter, value: str) -> str:
+    if not (len(value) == 12 and value.isascii() and value.isdigit()):
+        raise click.BadParameter(f"{value!r} is not a 12-digit account id.")
+    return value
+
+
+calendar_account_option = click.option(
+    "--account-id",
+    required=True,
+    callback=_calendar_account_id,
+    help="12-digit id of the account that owns the feeds.",
+)
+
+
+@calendar_group.command("create")
+@click.argument("arn")
+@calendar_account_option
+@click.option(
+    "--base-url",
+    default=None,
+    help="Scheme, host and port of the printed URL, as calendar apps reach the server; "
+    "default: TOCSIN_PUBLIC_URL, else http://TOCSIN_HOST:TOCSIN_PORT.",
+)
+@database_option
+@home_option
+def calendar_create(
+    arn: str,
+    account_id: str,
+    base_url: str | None,
+    database_url: str | None,
+    home: str | None,
+) -> None:
+    """Create a feed of the rotation or contact ARN and print its URL.
+
+    The URL contains the feed's secret token and is printed only this once:
+    anyone who has it can read the shifts. A PERSONAL contact's feed shows
+    every shift in which the contact is on call, and an ONCALL_SCHEDULE
+    contact's feed shows the shifts of the rotations in its plan.
+    """
+    from urllib.parse import urlsplit
+
+    from tocsin.contacts.calendar import CalendarFeedError, create_feed, feed_base_url, feed_url
+
+    if base_url is not None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise click.BadParameter(
+                f"{base_url!r} is not an http:// or https:// URL with a host.",
+                param_hint="--base-url",
+            )
+    settings = _settings(database_url=database_url, home=home)
+    _configure_logging(settings)
+    runtime = _runtime(settings)
+    try:
+        with runtime.database.session() as session:
+            created = create_feed(session, runtime.clock.now(), account_id, arn)
+    except CalendarFeedError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        runtime.database.dispose()
+    base = base_url or feed_base_url(settings)
+    click.echo(feed_url(base, created.token))
+    click.echo(
+        f"Created calendar feed {created.feed.feed_id} of {created.feed.target_arn}. The URL "
+        "is not shown again; if it leaks, revoke the feed with `tocsin calendar revoke` "
+        "and create a new one.",
+        err=True,
+    )
+    wildcard = settings.host in ("0.0.0.0", "::")
+    if wildcard and base_url is None and getattr(settings, "public_url", None) is None:
+        click.echo(
+            f"The URL names the listen address {settings.host}; pass --base-url (or set "
+            "TOCSIN_PUBLIC_URL) with the address that calendar apps reach.",
+            err=True,
+        )
+
+
+@calendar_group.command("list")
+@calendar_account_option
+@database_option
+@home_option
+def calendar_list(account_id: str, database_url: str | None, home: str | None) -> None:
+    """List an account's calendar feeds: id, target ARN, created and last fetched times.
+
+    Tokens are stored only as digests, so the list cannot show feed URLs.
+    """
+    from tocsin.contacts.calendar import CalendarFeedError, list_feeds
+
+    settings = _settings(database_url=database_url, home=home)
+    _configure_logging(settings)
+    runtime = _runtime(settings)
+    try:
+        with runtime.database.session() as session:
+            listings = list_feeds(session, account_id)
+    except CalendarFeedError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        runtime.database.dispose()
+    if not listings:
+        click.echo(f"No calendar feeds in account {account_id}.")
+        return
+    rows = [("FEED ID", "TARGET", "CREATED", "LAST FETCHED", "STATUS")]
+    for listing in listings:
+        feed = listing.feed
+        rows.append(
+            (
+                feed.feed_id,
+                feed.target_arn,
+                _utc_text(feed.created_at),
+                _utc_text(feed.last_fetched_at) if feed.last_fetched_at else "never",
+                "active" if listing.target_exists else "target deleted",
+            )
+        )
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for row in rows:
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+@calendar_group.command("revoke")
+@click.argument("feed_id")
+@calendar_account_option
+@database_option
+@home_option
+def calendar_revoke(
+    feed_id: str, account_id: str, database_url: str | None, home: str | None
+) -> None:
+    """Delete the calendar feed FEED_ID, so that its URL returns 404 from now on."""
+    from tocsin.contacts.calendar import CalendarFeedError, revoke_feed
+
+    settings = _settings(database_url=database_url, home=home)
+    _configure_logging(settings)
+    runtime = _runtime(settings)
+    try:
+        with runtime.database.session() as session:
+            revoked = revoke_feed(session, account_id, feed_id)
+    except CalendarFeedError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        runtime.database.dispose()
+    click.echo(f"Revoked calendar feed {revoked.feed_id} of {revoked.target_arn}.")
+
+
+def _utc_text(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _account_id(
+    _context: click.Context, _parameter: click.Parameter, value: str | None
+) -> str | None:
+    if value is not None and not (len(value) == 12 and value.isdigit()):
+        raise click.BadParameter(f"{value!r} is not a 12-digit account id")
+    return value
+
+
+@main.command("outbox")
+@click.option(
+    "--account-id",
+    default=None,
+    callback=_account_id,
+    help="Only messages of this 12-digit account.",
+)
+@click.option("--channel", default=None, help="Only messages to this contact channel ARN.")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 10_000),
+    default=20,
+    show_default=True,
+    help="Maximum number of messages to print.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of text.")
+@database_option
+@home_option
+def outbox(
+    account_id: str | None,
+    channel: str | None,
+    limit: int,
+    as_json: bool,
+    database_url: str | None,
+    home: str | None,
+) -> None:
+    """List the messages in the development outbox, newest first.
+
+    The outbox contains the pages and activation codes of every channel type
+    that no provider is configured for (see TOCSIN_SMTP_URL, TOCSIN_SMS_URL and
+    TOCSIN_VOICE_URL in `tocsin serve --help`). Bodies are printed in full,
+    activation codes included.
+    """
+    from tocsin.notify.outbox import list_outbox
+
+    settings = _settings(database_url=database_url, home=home)
+    _configure_logging(settings)
+    runtime = _runtime(settings)
+    try:
+        with runtime.database.session() as session:
+            messages = [
+                {
+                    "CreatedAt": message.created_at.isoformat(),
+                    "AccountId": message.account_id,
+                    "ChannelType": message.channel_type,
+                    "ChannelArn": message.channel_arn,
+                    "Address": message.address,
+                    "Subject": message.subject,
+                    "Body": message.body,
+                    "Key": message.key,
+                }
+                for message in list_outbox(
+                    session, account_id=account_id, channel_arn=channel, limit=limit
+                )
+            ]
+    finally:
+        runtime.database.dispose()
+    if as_json:
+        click.echo(json.dumps(messages, indent=2, ensure_ascii=False))
+        return
+    if not messages:
+        click.echo("The development outbox has no matching messages.", err=True)
+        return
+    click.echo("\n\n".join(_outbox_text(message) for message in messages))
+
+
+def _outbox_text(message: dict[str, str]) -> str:
+    created = datetime.fromisoformat(message["CreatedAt"]).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return (
+        f"{created}  account {message['AccountId']}  {message['ChannelType']} "
+        f"to {message['Address']}\n"
+        f"Channel: {message['ChannelArn']}\n"
+        f"Subject: {message['Subject']}\n\n"
+        f"{message['Body'].rstrip()}"
+    )

@@ -85,14 +85,58 @@ class Settings(BaseSettings):
         default=None,
         description=(
             "SMTP server for email pages and activation codes: "
-            "smtp://[USER:PASSWORD@]HOST:PORT, with ?starttls=true to upgrade the connection, "
-            "or smtps://... for TLS from the start. Empty means messages go to the "
-            "development outbox table in the database."
+            "smtp://[USER:PASSWORD@]HOST[:PORT] (port 25 by default), with ?starttls=true to "
+            "upgrade the connection before logging in, or smtps://... (port 465 by default) for "
+            "TLS from the start. Credentials need TLS unless the host is a loopback address. "
+            "Empty means email goes to the development outbox table in the database."
         ),
     )
     smtp_sender: str | None = Field(
         default=None,
         description="From address of email that Tocsin sends; empty means tocsin@localhost.",
+    )
+    sms_url: str | None = Field(
+        default=None,
+        description=(
+            "Provider for SMS pages and activation codes: webhook+https://HOST/PATH[?secret=S] "
+            "(or webhook+http://) posts JSON to that endpoint, signed with HMAC-SHA256 when a "
+            "secret is given; outbox: writes the development outbox table; any other scheme is "
+            "an apprise URL with {to} where the phone number goes, such as "
+            "twilio://SID:TOKEN@+12065550100/{to}. Empty means the development outbox."
+        ),
+    )
+    voice_url: str | None = Field(
+        default=None,
+        description=(
+            "Provider for voice pages and activation codes, in the form of TOCSIN_SMS_URL, "
+            "such as twilio://SID:TOKEN@+12065550100/{to}?method=call. Empty means the "
+            "development outbox."
+        ),
+    )
+    delivery_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description=(
+            "Maximum wait for the SMTP server or a webhook to connect or answer, in seconds. "
+            "Apprise URLs set their own timeouts with their cto and rto parameters."
+        ),
+    )
+    delivery_ca_file: Path | None = Field(
+        default=None,
+        description=(
+            "PEM file of CA certificates that SMTP and webhook servers' TLS certificates are "
+            "verified against. Empty means the system's certificate store. Certificates and "
+            "host names are always verified."
+        ),
+    )
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^(https?://[^/\s]+\S*)?$",
+        description=(
+            "Base URL at which people reach this server, such as https://tocsin.example.com; "
+            "pages carry acknowledgement links under it. Empty means http://HOST:PORT."
+        ),
     )
     allow_cross_account_escalation: bool = Field(
         default=False,
@@ -112,12 +156,22 @@ class Settings(BaseSettings):
     def _expand_home(cls, value: Path) -> Path:
         return value.expanduser()
 
+    @field_validator("delivery_ca_file")
+    @classmethod
+    def _expand_ca_file(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
     @property
     def effective_database_url(self) -> str:
         """Return the configured database URL, or the embedded SQLite file in the home folder."""
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.home / 'tocsin.db'}"
+
+    @property
+    def effective_public_url(self) -> str:
+        """Return the public base URL without a trailing slash, or http://HOST:PORT."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
 
 def settings_help() -> str:

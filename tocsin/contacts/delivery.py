@@ -9,7 +9,7 @@ from tocsin.contacts.channels import CODE_LIFETIME, SEND_JOB_KIND
 from tocsin.contacts.models import ContactChannel
 from tocsin.engine.jobs import JobContext, JobRegistry
 from tocsin.iam.crypto import SecretBox
-from tocsin.notify.providers import OutgoingMessage, send_message
+from tocsin.notify.providers import DeliveryFailed, OutgoingMessage, check_settings, send_message
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,12 @@ def activation_text(code: str, channel: ContactChannel) -> str:
 
 
 def register(jobs: JobRegistry, settings: Settings, box: SecretBox) -> None:
-    """Register the activation-code job handler, which uses ``settings`` and ``box``."""
+    """Register the activation-code job handler, which uses ``settings`` and ``box``.
+
+    Raises ProviderSettingError (a ValueError) when a delivery setting cannot be
+    used, so a misconfigured server stops at start.
+    """
+    check_settings(settings)
 
     def send_activation_code(job: JobContext) -> None:
         channel = job.session.get(ContactChannel, job.payload["channel_id"])
@@ -48,8 +53,21 @@ def register(jobs: JobRegistry, settings: Settings, box: SecretBox) -> None:
             account_id=channel.account_id,
             channel_arn=channel.arn,
         )
-        # A DeliveryFailed error fails the job, and the engine retries it with backoff.
-        where = send_message(job.session, settings, message, job.clock.now())
+        # A transient DeliveryFailed error fails the job, and the engine retries it
+        # with backoff. A permanent one would fail the same way on every retry, so
+        # the job ends and the user can request a new code.
+        try:
+            where = send_message(job.session, settings, message, job.clock.now())
+        except DeliveryFailed as error:
+            if not error.permanent:
+                raise
+            logger.error(
+                "job %s gave up sending an activation code for contact channel %s: %s",
+                job.job_id,
+                channel.arn,
+                error,
+            )
+            return
         logger.info(
             "job %s delivered an activation code for contact channel %s: %s",
             job.job_id,

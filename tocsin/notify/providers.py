@@ -1,45 +1,151 @@
 """Send one message to one contact channel through the provider configured for its type.
 
 Email goes through SMTP when the ``smtp_url`` setting is present. SMS and
-voice have no provider plugins yet. Whatever no provider is configured for is
-written to the development outbox (``contacts_outbox``) in the caller's
-transaction, where operators and tests read it.
+voice go through the provider that ``sms_url`` and ``voice_url`` name by
+scheme: ``webhook+https://`` and ``webhook+http://`` post JSON to an HTTP
+endpoint, ``outbox:`` writes the development outbox, and any other scheme is
+an apprise URL. Whatever no provider is configured for is written to the
+development outbox (``contacts_outbox``) in the caller's transaction, where
+operators and tests read it.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tocsin.config import Settings
-from tocsin.contacts.models import OutboxMessage
-from tocsin.notify.email import send_email
+from tocsin.notify.base import (
+    DeliveryFailed,
+    OutgoingMessage,
+    Provider,
+    ProviderSettingError,
+    tls_context,
+)
+from tocsin.notify.email import SmtpProvider, parse_smtp_url
+from tocsin.notify.outbox import OutboxProvider, write_outbox
+
+__all__ = [
+    "DEFAULT_SENDER",
+    "DeliveryFailed",
+    "OutgoingMessage",
+    "Provider",
+    "ProviderSettingError",
+    "Providers",
+    "check_settings",
+    "providers_for",
+    "send_message",
+    "write_outbox",
+]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_SENDER = "tocsin@localhost"
+OUTBOX_SCHEME = "outbox"
+CA_FILE_SETTING = "TOCSIN_DELIVERY_CA_FILE"
+
+# Builds a provider from (setting name, URL, settings).
+ProviderFactory = Callable[[str, str, Settings], Provider]
+
+
+def _outbox(setting: str, url: str, settings: Settings) -> Provider:
+    if url.rstrip("/") != f"{OUTBOX_SCHEME}:":
+        raise ProviderSettingError(
+            f"invalid setting {setting}: the outbox URL is just {OUTBOX_SCHEME}:, "
+            "with nothing after the colon"
+        )
+    return OutboxProvider()
+
+
+def _webhook(setting: str, url: str, settings: Settings) -> Provider:
+    from tocsin.notify.webhook import WebhookProvider
+
+    tls = tls_context(settings.delivery_ca_file, CA_FILE_SETTING)
+    return WebhookProvider(setting, url, settings.delivery_timeout_seconds, tls)
+
+
+def _apprise(setting: str, url: str, settings: Settings) -> Provider:
+    # apprise loads its plugin table on first import, so only servers that use it pay for that.
+    from tocsin.notify.apprise_provider import AppriseProvider
+
+    return AppriseProvider(setting, url)
+
+
+# Provider factories by URL scheme; every scheme not listed here goes to apprise.
+FACTORIES: Mapping[str, ProviderFactory] = {
+    OUTBOX_SCHEME: _outbox,
+    "webhook+http": _webhook,
+    "webhook+https": _webhook,
+}
 
 
 @dataclass(frozen=True)
-class OutgoingMessage:
-    """One message for one contact channel."""
+class Providers:
+    """The provider for each channel type, built once from the settings."""
 
-    channel_type: str  # EMAIL, SMS or VOICE
-    address: str  # email address or E.164 phone number
-    subject: str
-    body: str
-    # Idempotency key: the same on every retry of this send, so a receiver can drop a duplicate.
-    key: str
-    account_id: str
-    channel_arn: str
+    by_channel_type: Mapping[str, Provider]
+
+    def for_channel_type(self, channel_type: str) -> Provider:
+        provider = self.by_channel_type.get(channel_type)
+        if provider is None:
+            raise DeliveryFailed(f"no delivery provider handles channel type {channel_type!r}")
+        return provider
 
 
-class DeliveryFailed(Exception):
-    """The provider did not accept the message; the caller records the error and retries later."""
+def _provider_from_url(setting: str, url: str | None, settings: Settings) -> Provider:
+    if not url:
+        return OutboxProvider()
+    scheme, colon, _rest = url.partition(":")
+    if not colon or not scheme:
+        raise ProviderSettingError(
+            f"invalid setting {setting}: expected a URL such as webhook+https://HOST/PATH, "
+            "twilio://... or outbox:, found no scheme"
+        )
+    factory = FACTORIES.get(scheme.lower(), _apprise)
+    return factory(setting, url, settings)
+
+
+def _email_provider(settings: Settings) -> Provider:
+    if not settings.smtp_url:
+        return OutboxProvider()
+    return SmtpProvider(
+        parse_smtp_url(settings.smtp_url),
+        settings.smtp_sender or DEFAULT_SENDER,
+        settings.delivery_timeout_seconds,
+        tls_context(settings.delivery_ca_file, CA_FILE_SETTING),
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def providers_for(settings: Settings) -> Providers:
+    """Build the providers that ``settings`` configure, once per distinct settings.
+
+    Raises ProviderSettingError, naming the setting, when one cannot be used.
+    """
+    providers = Providers(
+        {
+            "EMAIL": _email_provider(settings),
+            "SMS": _provider_from_url("TOCSIN_SMS_URL", settings.sms_url, settings),
+            "VOICE": _provider_from_url("TOCSIN_VOICE_URL", settings.voice_url, settings),
+        }
+    )
+    for channel_type, provider in providers.by_channel_type.items():
+        logger.info("%s messages go through the %s provider", channel_type, provider.name)
+    return providers
+
+
+def check_settings(settings: Settings) -> None:
+    """Raise ProviderSettingError, naming the setting, unless every delivery setting works.
+
+    The server calls this at start, so a bad URL or CA file stops it there
+    rather than at the first page.
+    """
+    providers_for(settings)
 
 
 def send_message(
@@ -48,40 +154,29 @@ def send_message(
     """Send ``message`` and return a short description of where it went.
 
     Raises DeliveryFailed when the provider rejects the message or cannot be
-    reached. An outbox write joins ``session``'s transaction.
+    reached; its ``permanent`` attribute is true when a retry cannot succeed.
+    An outbox write joins ``session``'s transaction.
     """
-    if message.channel_type == "EMAIL" and settings.smtp_url:
-        sender = settings.smtp_sender or DEFAULT_SENDER
-        try:
-            send_email(
-                settings.smtp_url,
-                sender,
-                message.address,
-                message.subject,
-                message.body,
-                message.key,
-            )
-        except (OSError, ValueError) as error:
-            raise DeliveryFailed(f"SMTP delivery to {message.address} failed: {error}") from error
-        return "sent by SMTP"
-    write_outbox(session, message, now)
-    return "written to the development outbox"
-
-
-def write_outbox(session: Session, message: OutgoingMessage, now: datetime) -> None:
-    """Store ``message`` in the development outbox unless its key is already there."""
-    exists = session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == message.key))
-    if exists is not None:
-        return
-    session.add(
-        OutboxMessage(
-            key=message.key,
-            account_id=message.account_id,
-            channel_arn=message.channel_arn,
-            channel_type=message.channel_type,
-            address=message.address,
-            subject=message.subject,
-            body=message.body,
-            created_at=now,
+    try:
+        provider = providers_for(settings).for_channel_type(message.channel_type)
+    except ProviderSettingError as error:
+        raise DeliveryFailed(str(error), permanent=True) from error
+    try:
+        where = provider.send(session, message, now)
+    except DeliveryFailed as error:
+        logger.warning(
+            "%s provider failed to send message %s to contact channel %s (%s): %s",
+            provider.name,
+            message.key,
+            message.channel_arn,
+            "permanent" if error.permanent else "transient",
+            error,
         )
+        raise
+    logger.info(
+        "%s provider sent message %s to contact channel %s",
+        provider.name,
+        message.key,
+        message.channel_arn,
     )
+    return where
