@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 def register(registry: JobRegistry, settings: Settings, secrets: SecretBox) -> None:
     """Register the job handlers of Incident Manager Contacts on ``registry``."""
-    from tocsin.contacts import delivery
+    from tocsin.contacts import delivery, escalation
 
     delivery.register(registry, settings, secrets)
+    escalation.register(registry, settings, secrets)
