@@ -1,10 +1,11 @@
 """ARNs of ssm-contacts resources, and who may see and use a contact.
 
 An account may read its own contacts. A contact of another account is
-visible only when the contact's resource policy allows the caller one of the
-consumer actions; every other caller gets ResourceNotFoundException, so the
-contact's existence does not leak. Consumers may only use and view a
-contact: owner actions from another account get AccessDeniedException.
+visible only when the contact's resource policy or a RAM resource share
+allows the caller one of the consumer actions; every other caller gets
+ResourceNotFoundException, so the contact's existence does not leak.
+Consumers may only use and view a contact: owner actions from another
+account get AccessDeniedException.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tocsin.iam.authorize import decide
 from tocsin.iam.policy import Decision
 from tocsin.protocol.errors import AccessDeniedException
 from tocsin.protocol.handlers import RequestContext
+from tocsin.sharing import access as sharing
 
 # Actions that another account may perform on a contact shared with it, as
 # the Incident Manager user guide lists them for shared contacts.
@@ -114,11 +116,45 @@ def contact_policies(contact: Contact) -> tuple[dict[str, Any], ...]:
     return (document,)
 
 
+def granted_policies(
+    ctx: RequestContext, session: Session, contact: Contact
+) -> tuple[dict[str, Any], ...]:
+    """Return the policies that share ``contact`` with the caller: its own and any RAM share's.
+
+    A RAM share is represented by a policy that grants the caller's account
+    the consumer actions, so both kinds of sharing are authorized alike.
+    """
+    policies = contact_policies(contact)
+    if contact.account_id != ctx.account_id and sharing.shared_with(
+        session, contact.arn, ctx.account_id
+    ):
+        engagements = f"arn:aws:ssm-contacts:*:{contact.account_id}:engagement/{contact.alias}/*"
+        resources = [contact.arn, engagements]
+        policies = (*policies, sharing.grant_policy(ctx.account_id, CONSUMER_ACTIONS, resources))
+    return policies
+
+
+def shared_contact_arns(ctx: RequestContext) -> list[str]:
+    """Return the ARNs of the contacts that RAM resource shares grant to the caller's account."""
+    return sharing.shared_resources(ctx.session, ctx.account_id, sharing.CONTACT)
+
+
 def visible_to(ctx: RequestContext, contact: Contact) -> bool:
-    """Return whether the caller may see ``contact``: it owns it, or the policy allows it."""
+    """Return whether the caller may see ``contact``: it owns it, or a policy or share allows it."""
     if contact.account_id == ctx.account_id:
         return True
-    policies = contact_policies(contact)
+    if _allows_consumer_action(ctx, contact, contact_policies(contact)):
+        return True
+    # The share index is consulted only when the contact's own policy does not
+    # decide, so that listing policy-shared contacts costs no extra queries.
+    if not sharing.shared_with(ctx.session, contact.arn, ctx.account_id):
+        return False
+    return _allows_consumer_action(ctx, contact, granted_policies(ctx, ctx.session, contact))
+
+
+def _allows_consumer_action(
+    ctx: RequestContext, contact: Contact, policies: tuple[dict[str, Any], ...]
+) -> bool:
     if not policies:
         return False
     for action in sorted(CONSUMER_ACTIONS):
@@ -158,6 +194,6 @@ def authorized_contact(
         action,
         contact.arn,
         resource_account=contact.account_id,
-        resource_policies=contact_policies(contact),
+        resource_policies=granted_policies(ctx, session, contact),
     )
     return contact

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select
 
 from tocsin.contacts import tags
-from tocsin.contacts.access import contact_arn, visible_to
+from tocsin.contacts.access import contact_arn, shared_contact_arns, visible_to
 from tocsin.contacts.errors import CONTACT, conflict, invalid
 from tocsin.contacts.models import Contact, ContactChannel
 from tocsin.contacts.plans import normalized_plan
@@ -106,7 +106,8 @@ def _shared_contact_arns(ctx: RequestContext) -> list[str]:
     candidates = ctx.session.scalars(
         select(Contact).where(Contact.account_id != ctx.account_id, Contact.policy.is_not(None))
     )
-    return [contact.arn for contact in candidates if visible_to(ctx, contact)]
+    by_policy = [contact.arn for contact in candidates if visible_to(ctx, contact)]
+    return sorted({*by_policy, *shared_contact_arns(ctx)})
 
 
 def update_contact(ctx: RequestContext, contact: Contact, params: dict[str, Any]) -> None:

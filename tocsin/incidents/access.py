@@ -1,8 +1,9 @@
 """Authorization of Incident Manager requests, for the owner and for accounts a plan is shared with.
 
 Resources of another account are ResourceNotFoundException, as if they did
-not exist, unless a resource policy of the response plan shares them with the
-caller's account. Only the owner tags, shares, changes or deletes.
+not exist, unless a resource policy of the response plan or a RAM resource
+share shares them with the caller's account. Only the owner tags, shares,
+changes or deletes.
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 
 from tocsin.incidents import plans, policies
 from tocsin.incidents.arns import IncidentsArn, ResourceType, not_found, parse_arn
 from tocsin.incidents.models import ResourcePolicy, ResponsePlan
 from tocsin.protocol.errors import AccessDeniedException
 from tocsin.protocol.handlers import RequestContext
+from tocsin.sharing import access as sharing
 
 # The consumer action whose grant makes a shared plan's incidents visible.
 VIEW_ACTION = "ssm-incidents:GetIncidentRecord"
@@ -46,6 +48,26 @@ def owned_plan(ctx: RequestContext, arn: str, member: str) -> ResponsePlan:
     return plans.get(ctx.session, owned(ctx, arn, member, "RESPONSE_PLAN"))
 
 
+def _incidents_pattern(account_id: str, plan_name: str) -> str:
+    return f"arn:aws:ssm-incidents::{account_id}:incident-record/{plan_name}/*"
+
+
+def grants(ctx: RequestContext, plan: ResponsePlan) -> tuple[dict[str, Any], ...]:
+    """Return the policies that share ``plan`` and its incidents: resource policies and RAM shares.
+
+    A RAM share is represented by a policy that grants the caller's account
+    the consumer actions, so both kinds of sharing are authorized alike.
+    """
+    documents = policies.documents(ctx.session, plan)
+    if plan.account_id != ctx.account_id and sharing.shared_with(
+        ctx.session, plan.arn, ctx.account_id
+    ):
+        resources = [plan.arn, _incidents_pattern(plan.account_id, plan.name)]
+        grant = sharing.grant_policy(ctx.account_id, policies.CONSUMER_ACTIONS, resources)
+        documents = (*documents, grant)
+    return documents
+
+
 def usable_plan(ctx: RequestContext, arn: str, member: str) -> ResponsePlan:
     """Return the plan named by ``arn`` if the caller owns it or it is shared with the caller."""
     parsed = parse_arn(arn, member, "RESPONSE_PLAN")
@@ -53,7 +75,7 @@ def usable_plan(ctx: RequestContext, arn: str, member: str) -> ResponsePlan:
         ctx.authorize(action_of(ctx), parsed.arn)
         return plans.get(ctx.session, parsed)
     plan = plans.find(ctx.session, parsed.account_id, parsed.resource_id)
-    documents = policies.documents(ctx.session, plan) if plan is not None else ()
+    documents = grants(ctx, plan) if plan is not None else ()
     if plan is None or not policies.shared_with(
         ctx.caller, action_of(ctx), parsed.arn, parsed.account_id, documents
     ):
@@ -81,7 +103,7 @@ def usable_incident(ctx: RequestContext, arn: str, member: str) -> IncidentsArn:
         return parsed
     owner = parsed.account_id
     plan = plans.find(ctx.session, owner, parsed.resource_id.split("/", 1)[0])
-    documents = policies.documents(ctx.session, plan) if plan is not None else ()
+    documents = grants(ctx, plan) if plan is not None else ()
     if not policies.shared_with(ctx.caller, action, parsed.arn, owner, documents):
         if policies.shared_with(ctx.caller, VIEW_ACTION, parsed.arn, owner, documents):
             raise AccessDeniedException(
@@ -97,9 +119,10 @@ def usable_incident(ctx: RequestContext, arn: str, member: str) -> IncidentsArn:
 def shared_plan_keys(ctx: RequestContext) -> list[tuple[str, str]]:
     """Return (account, plan name) of the other accounts' plans whose incidents the caller sees.
 
-    NOTE: this evaluates every resource policy of other accounts, so its cost
-    grows with the number of shared plans in the database. An index of shares
-    by consumer account would make it proportional to the caller's shares.
+    Plans shared through RAM come from the index of shares by principal.
+    NOTE: plans shared through resource policies are found by evaluating every
+    resource policy of other accounts, so that part's cost grows with the
+    number of policy-shared plans in the database.
     """
     rows = ctx.session.execute(
         select(ResponsePlan.account_id, ResponsePlan.name, ResourcePolicy.document)
@@ -117,4 +140,17 @@ def shared_plan_keys(ctx: RequestContext) -> list[tuple[str, str]]:
             ctx.caller, VIEW_ACTION, pattern, account_id, tuple(plan_documents)
         ):
             keys.append((account_id, name))
+    for arn in sharing.shared_resources(ctx.session, ctx.account_id, sharing.RESPONSE_PLAN):
+        parsed = parse_arn(arn, "resourceArn", "RESPONSE_PLAN")
+        key = (parsed.account_id, parsed.resource_id)
+        if key not in keys:
+            keys.append(key)
     return keys
+
+
+def visible_plans(ctx: RequestContext) -> ColumnElement[bool]:
+    """Return the condition on ResponsePlan rows that the caller owns or that are shared with it."""
+    visible = [ResponsePlan.account_id == ctx.account_id]
+    for account_id, name in shared_plan_keys(ctx):
+        visible.append(and_(ResponsePlan.account_id == account_id, ResponsePlan.name == name))
+    return or_(*visible)

@@ -33,11 +33,10 @@ def get_response_plan(ctx: RequestContext, params: dict[str, Any]) -> dict[str, 
 @handlers.operation("ListResponsePlans")
 def list_response_plans(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     ctx.authorize("ssm-incidents:ListResponsePlans", "*")
-    # TODO: list the plans that other accounts share with the caller too, as AWS does.
     page = paginate_query(
         ctx.session,
-        select(ResponsePlan).where(ResponsePlan.account_id == ctx.account_id),
-        order_by=(ResponsePlan.name,),
+        select(ResponsePlan).where(access.visible_plans(ctx)),
+        order_by=(ResponsePlan.name, ResponsePlan.id),
         max_results=params.get("maxResults", DEFAULT_MAX_RESULTS),
         token=params.get("nextToken"),
         tokens=ctx.runtime.page_tokens,

@@ -15,6 +15,7 @@ from tocsin.incidents import tags
 from tocsin.incidents.arns import IncidentsArn, conflict, not_found, plan_arn
 from tocsin.incidents.models import ResourcePolicy, ResponsePlan
 from tocsin.protocol.errors import ValidationException
+from tocsin.sharing import access as sharing
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +74,9 @@ def _check_sns_topic(arn: str, member: str, account_id: str) -> None:
 def check_engagements(session: Session, account_id: str, engagements: list[str]) -> None:
     """Check that each engagement names an existing contact that the plan's account may use.
 
-    A contact of another account must at least have a contact policy. Whether
-    that policy allows engaging it is decided when the engagement starts.
+    A contact of another account must at least have a contact policy or be
+    shared through RAM. Whether that allows engaging it is decided when the
+    engagement starts.
     """
     for index, arn in enumerate(engagements, start=1):
         contact = find_contact(session, arn)
@@ -83,7 +85,9 @@ def check_engagements(session: Session, account_id: str, engagements: list[str])
                 f"Invalid engagements.{index} {arn!r}: no contact, escalation plan or on-call "
                 "schedule with this ARN exists; create it with ssm-contacts first"
             )
-        if contact.account_id != account_id and contact.policy is None:
+        if contact.account_id != account_id and not (
+            contact.policy is not None or sharing.shared_with(session, contact.arn, account_id)
+        ):
             raise ValidationException(
                 f"Invalid engagements.{index} {arn!r}: the contact belongs to account "
                 f"{contact.account_id} and is not shared with account {account_id}"

@@ -1,0 +1,1 @@
+"""AWS RAM resource shares of response plans and contacts, and the access they grant."""
