@@ -1,0 +1,1 @@
+"""SSM Automation: documents (runbooks), their versions and sharing."""
