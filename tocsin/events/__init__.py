@@ -1,0 +1,1 @@
+"""EventBridge: event buses, rules, targets and event patterns."""
