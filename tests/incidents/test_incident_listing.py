@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -71,3 +72,23 @@ def test_list_rejects_bad_filters(prepared: str, owner: Tenant) -> None:
     with pytest.raises(ClientError) as excinfo:
         owner.client.list_incident_records(nextToken="not-a-token")
     assert error_of(excinfo)["Code"] == "ValidationException"
+
+
+def test_list_runs_beside_a_writer(server: RunningServer, prepared: str, owner: Tenant) -> None:
+    plan = owner.client.create_response_plan(name="reads", incidentTemplate=TEMPLATE)["arn"]
+    arn = owner.client.start_incident(responsePlanArn=plan)["incidentRecordArn"]
+    database = server.runtime.database
+    with database.engine.connect() as writer:
+        # An open write transaction keeps SQLite's write lock until it ends. The
+        # reads must not wait for it, or they would block for the busy timeout.
+        writer.begin()
+        if not database.is_postgresql:
+            writer.exec_driver_sql("DELETE FROM idempotency_records WHERE 0")
+        started = time.monotonic()
+        summaries = owner.client.list_incident_records()["incidentRecordSummaries"]
+        record = owner.client.get_incident_record(arn=arn)["incidentRecord"]
+        elapsed = time.monotonic() - started
+        writer.rollback()
+    assert [summary["arn"] for summary in summaries] == [arn]
+    assert record["arn"] == arn
+    assert elapsed < 5

@@ -55,7 +55,7 @@ def _call_wake_hooks(url_key: str) -> None:
         hook()
 
 
-def _request_wake(session: Session) -> None:
+def request_wake(session: Session) -> None:
     """Arrange for workers to be woken when the session's transaction commits."""
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
@@ -118,7 +118,7 @@ def enqueue(
         existing = session.scalars(select(Job).where(Job.key == key)).one()
         logger.debug("job key %s already enqueued as job %s", key, existing.id)
         return existing
-    _request_wake(session)
+    request_wake(session)
     job = session.get(Job, job_id)
     assert job is not None
     return job

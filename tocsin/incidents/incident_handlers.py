@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy.orm import load_only
 
 from tocsin.incidents import access, filters, records, replication
 from tocsin.incidents.models import IncidentRecord
@@ -16,12 +18,43 @@ handlers = ServiceHandlers("ssm-incidents")
 DEFAULT_MAX_RESULTS = 100
 DEFAULT_MAX_FINDINGS = 20
 
+# The columns that ``records.summarize`` and the listing's keyset read. The
+# listing loads no others, so a summary that needs more raises at once.
+SUMMARY_COLUMNS = (
+    IncidentRecord.id,
+    IncidentRecord.arn,
+    IncidentRecord.creation_time,
+    IncidentRecord.impact,
+    IncidentRecord.status,
+    IncidentRecord.title,
+    IncidentRecord.created_by,
+    IncidentRecord.source,
+    IncidentRecord.invoked_by,
+    IncidentRecord.resource_arn,
+    IncidentRecord.resolved_time,
+)
+
+# It is built once, because building the loader option on each request cost
+# more CPU than the skipped columns saved.
+_SUMMARIES = select(IncidentRecord).options(load_only(*SUMMARY_COLUMNS, raiseload=True))
+
 LIST_FILTERS: dict[str, filters.FilterKey] = {
     "creationTime": filters.TimeKey(IncidentRecord.creation_time),
     "impact": filters.ValuesKey("integerValues", IncidentRecord.impact.in_),
     "status": filters.ValuesKey("stringValues", IncidentRecord.status.in_),
     "createdBy": filters.ValuesKey("stringValues", IncidentRecord.created_by.in_),
 }
+
+
+def listing_query(
+    visible: Sequence[ColumnElement[bool]], list_filters: Sequence[Mapping[str, Any]]
+) -> Select[Any]:
+    """Return ListIncidentRecords' query: incidents that match any of ``visible`` and every filter.
+
+    The caller adds the ordering by creation time and id, and the limit.
+    """
+    conditions = filters.conditions(list_filters, LIST_FILTERS)
+    return _SUMMARIES.where(or_(*visible), *conditions)
 
 
 def usable_record(ctx: RequestContext, arn: str, member: str = "arn") -> IncidentRecord:
@@ -44,15 +77,14 @@ def start_incident(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any
     return {"incidentRecordArn": incident.arn}
 
 
-@handlers.operation("GetIncidentRecord")
+@handlers.operation("GetIncidentRecord", read_only=True)
 def get_incident_record(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     return {"incidentRecord": records.describe(usable_record(ctx, params["arn"]))}
 
 
-@handlers.operation("ListIncidentRecords")
+@handlers.operation("ListIncidentRecords", read_only=True)
 def list_incident_records(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     ctx.authorize("ssm-incidents:ListIncidentRecords", "*")
-    conditions = filters.conditions(params.get("filters", []), LIST_FILTERS)
     visible = [IncidentRecord.account_id == ctx.account_id]
     for account_id, plan_name in access.shared_plan_keys(ctx):
         visible.append(
@@ -60,7 +92,7 @@ def list_incident_records(ctx: RequestContext, params: dict[str, Any]) -> dict[s
         )
     page = paginate_query(
         ctx.session,
-        select(IncidentRecord).where(or_(*visible), *conditions),
+        listing_query(visible, params.get("filters", [])),
         order_by=(IncidentRecord.creation_time, IncidentRecord.id),
         descending=True,
         max_results=params.get("maxResults", DEFAULT_MAX_RESULTS),
@@ -93,7 +125,7 @@ def delete_incident_record(ctx: RequestContext, params: dict[str, Any]) -> None:
         records.delete_record(ctx.session, incident)
 
 
-@handlers.operation("ListIncidentFindings")
+@handlers.operation("ListIncidentFindings", read_only=True)
 def list_incident_findings(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     # NOTE: findings come from CloudFormation and CodeDeploy deployment
     # events, which Tocsin does not receive yet, so every incident has none.
@@ -101,7 +133,7 @@ def list_incident_findings(ctx: RequestContext, params: dict[str, Any]) -> dict[
     return {"findings": []}
 
 
-@handlers.operation("BatchGetIncidentFindings")
+@handlers.operation("BatchGetIncidentFindings", read_only=True)
 def batch_get_incident_findings(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     incident = usable_record(ctx, params["incidentRecordArn"], "incidentRecordArn")
     errors = [

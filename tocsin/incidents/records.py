@@ -14,10 +14,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Row, Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from tocsin.engine.clock import Clock
@@ -38,6 +40,70 @@ UPDATABLE = {
     "notificationTargets": "notification_targets",
 }
 
+# Statements of the StartIncident path are built once, because building a
+# statement costs more CPU than running it.
+_INCIDENTS = cast(Table, IncidentRecord.__table__)
+_INSERT_ONE = insert(_INCIDENTS).returning(_INCIDENTS.c.id)
+_INSERT_MANY = insert(_INCIDENTS).returning(_INCIDENTS.c.id, _INCIDENTS.c.arn)
+_OPEN_COLUMNS = (_INCIDENTS.c.id, _INCIDENTS.c.arn, _INCIDENTS.c.open_dedupe_key)
+_FIND_OPEN = {
+    (True, False): select(*_OPEN_COLUMNS).where(
+        _INCIDENTS.c.account_id == bindparam("account_id"),
+        _INCIDENTS.c.open_dedupe_key == bindparam("dedupe_key"),
+    ),
+    (False, True): select(*_OPEN_COLUMNS).where(
+        _INCIDENTS.c.account_id == bindparam("account_id"),
+        _INCIDENTS.c.open_trigger_key == bindparam("trigger_key"),
+    ),
+    (True, True): select(*_OPEN_COLUMNS)
+    .where(
+        _INCIDENTS.c.account_id == bindparam("account_id"),
+        or_(
+            _INCIDENTS.c.open_dedupe_key == bindparam("dedupe_key"),
+            _INCIDENTS.c.open_trigger_key == bindparam("trigger_key"),
+        ),
+    )
+    .order_by(_INCIDENTS.c.id),
+}
+# The increment runs in SQL, so concurrent joins do not lose counts.
+_COUNT_TRIGGER = (
+    update(_INCIDENTS)
+    .where(_INCIDENTS.c.id == bindparam("incident_pk"))
+    .values(trigger_count=_INCIDENTS.c.trigger_count + 1)
+    .returning(_INCIDENTS.c.trigger_count)
+)
+
+
+@dataclass
+class NewIncident:
+    """The rows of an incident that StartIncident creates, built before any is inserted.
+
+    ``row`` is the ``incident_records`` row. ``events``, ``related_items`` and
+    ``jobs`` are the rows of its timeline, related items and start jobs, and
+    ``tags`` are the plan's incident tags. ``insert_new`` sets the incident key
+    of the events and related items.
+    """
+
+    row: dict[str, Any]
+    events: list[dict[str, Any]]
+    related_items: list[dict[str, Any]]
+    jobs: list[dict[str, Any]]
+    tags: Mapping[str, str]
+
+    @property
+    def arn(self) -> str:
+        arn: str = self.row["arn"]
+        return arn
+
+
+@dataclass(frozen=True)
+class StartedIncident:
+    """The incident that a StartIncident call created, or the open one that it joined."""
+
+    id: int
+    arn: str
+    created: bool
+
 
 def _digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
@@ -57,24 +123,140 @@ def get(session: Session, parsed: IncidentsArn) -> IncidentRecord:
 
 def _find_open(
     session: Session, account_id: str, dedupe_key: str | None, trigger_key: str | None
-) -> IncidentRecord | None:
-    matches = []
-    if dedupe_key is not None:
-        matches.append(IncidentRecord.open_dedupe_key == dedupe_key)
-    if trigger_key is not None:
-        matches.append(IncidentRecord.open_trigger_key == trigger_key)
-    if not matches:
+) -> Row[int, str, str | None] | None:
+    """Return (id, arn, open_dedupe_key) of the open incident that the keys match, if any."""
+    if dedupe_key is None and trigger_key is None:
         return None
-    found = session.scalars(
-        select(IncidentRecord)
-        .where(IncidentRecord.account_id == account_id, or_(*matches))
-        .order_by(IncidentRecord.id)
-    ).all()
+    statement = _FIND_OPEN[(dedupe_key is not None, trigger_key is not None)]
+    parameters = {"account_id": account_id, "dedupe_key": dedupe_key, "trigger_key": trigger_key}
+    found = session.execute(statement, parameters).all()
     # A dedupe string match wins over a trigger ARN match.
     for incident in found:
         if dedupe_key is not None and incident.open_dedupe_key == dedupe_key:
             return incident
     return found[0] if found else None
+
+
+def build(
+    plan: ResponsePlan,
+    params: Mapping[str, Any],
+    *,
+    caller_arn: str,
+    caller_account: str,
+    now: datetime,
+) -> NewIncident:
+    """Build the rows of a new incident from StartIncident's parameters, without the database.
+
+    Raises ValidationException for a related item whose identifier is invalid.
+    """
+    template = plan.incident_template
+    trigger = params.get("triggerDetails") or {}
+    trigger_arn = trigger.get("triggerArn")
+    dedupe_string = template.get("dedupeString") or str(uuid.uuid4())
+    record_id = str(uuid.uuid4())
+    row: dict[str, Any] = {
+        "account_id": plan.account_id,
+        "plan_name": plan.name,
+        "record_id": record_id,
+        "arn": incident_arn(plan.account_id, plan.name, record_id),
+        "title": params.get("title") or template["title"],
+        "summary": template.get("summary"),
+        "impact": params.get("impact") or template["impact"],
+        "status": "OPEN",
+        "dedupe_string": dedupe_string,
+        "open_dedupe_key": _digest(dedupe_string),
+        "open_trigger_key": _digest(trigger_arn) if trigger_arn else None,
+        "trigger_count": 1,
+        "source": trigger.get("source") or CUSTOM_SOURCE,
+        "created_by": caller_arn,
+        "invoked_by": None,
+        "resource_arn": trigger_arn,
+        "chat_channel": plan.chat_channel,
+        "notification_targets": list(template.get("notificationTargets", [])),
+        "automation_executions": [],
+        "creation_time": now,
+        "last_modified_by": caller_arn,
+        "last_modified_time": now,
+        "resolved_time": None,
+    }
+
+    created = {
+        "createdBy": caller_arn,
+        "responsePlanArn": plan.arn,
+        "title": row["title"],
+        "impact": row["impact"],
+        "status": row["status"],
+        "dedupeString": dedupe_string,
+    }
+    events = [
+        timeline.new_event(timeline.CREATED_EVENT, created, now=now, event_time=now),
+        _trigger_event(trigger, caller_arn, count=1, now=now),
+    ]
+
+    requested = list(params.get("relatedItems", []))
+    involved = related.involved_resources(trigger.get("rawData"))
+    items = [related.new_item(item, now=now) for item in requested]
+    for arn in involved:
+        item = {"identifier": {"type": "INVOLVED_RESOURCE", "value": {"arn": arn}}}
+        items.append(related.new_item(item, now=now))
+
+    involved_arns = [
+        item["identifier"]["value"]["arn"]
+        for item in requested
+        if item["identifier"]["type"] == "INVOLVED_RESOURCE"
+        and "arn" in item["identifier"]["value"]
+    ]
+    jobs = automation.start_jobs(
+        row,
+        plan,
+        impacted_account=caller_account,
+        involved_resources=list(dict.fromkeys(involved_arns + involved)),
+        now=now,
+    )
+    return NewIncident(
+        row=row,
+        events=events,
+        related_items=related.unique_items(items),
+        jobs=jobs,
+        tags=template.get("incidentTags") or {},
+    )
+
+
+def insert_new(session: Session, incidents: Sequence[NewIncident]) -> list[int]:
+    """Insert incidents from ``build`` with all their rows; return their keys in order.
+
+    Everything goes into the caller's transaction with one statement per
+    table, and one more per timeline event that has references. A concurrent
+    open incident with the same dedupe or trigger key makes the incident
+    insert raise IntegrityError.
+    """
+    if not incidents:
+        return []
+    connection = session.connection()
+    if len(incidents) == 1:
+        keys = [connection.execute(_INSERT_ONE, incidents[0].row).scalar_one()]
+    else:
+        rows = connection.execute(_INSERT_MANY, [new.row for new in incidents]).all()
+        key_by_arn = {arn: key for key, arn in rows}
+        keys = [key_by_arn[new.arn] for new in incidents]
+
+    events: list[dict[str, Any]] = []
+    items: list[dict[str, Any]] = []
+    jobs: list[dict[str, Any]] = []
+    for new, key in zip(incidents, keys, strict=True):
+        for event in new.events:
+            event["incident_id"] = key
+        for item in new.related_items:
+            item["incident_id"] = key
+        events += new.events
+        items += new.related_items
+        jobs += new.jobs
+        if new.tags:
+            tags.tag(session, new.row["account_id"], new.arn, new.tags)
+    timeline.insert_events(session, events)
+    related.insert_items(session, items)
+    automation.insert_jobs(session, jobs)
+    return keys
 
 
 def start(
@@ -85,110 +267,39 @@ def start(
     *,
     caller_arn: str,
     caller_account: str,
-) -> IncidentRecord:
-    """Start an incident from StartIncident's parameters, or join an open duplicate.
-
-    NOTE: this costs about 10 ms of CPU per new incident (docs/benchmarks.md),
-    mostly in four ORM flushes, far from the target of a third of the
-    database's insert rate; batching the inserts is the next step.
-    """
-    template = plan.incident_template
-    trigger = params.get("triggerDetails") or {}
-    trigger_arn = trigger.get("triggerArn")
-    dedupe_string = template.get("dedupeString") or str(uuid.uuid4())
-    dedupe_key = _digest(dedupe_string)
-    trigger_key = _digest(trigger_arn) if trigger_arn else None
-
-    existing = _find_open(session, plan.account_id, dedupe_key, trigger_key)
-    if existing is not None:
-        _join(session, clock, existing, trigger, caller_arn)
-        return existing
-
+) -> StartedIncident:
+    """Start an incident from StartIncident's parameters, or join an open duplicate."""
     now = clock.now()
-    record_id = str(uuid.uuid4())
-    incident = IncidentRecord(
-        account_id=plan.account_id,
-        plan_name=plan.name,
-        record_id=record_id,
-        arn=incident_arn(plan.account_id, plan.name, record_id),
-        title=params.get("title") or template["title"],
-        summary=template.get("summary"),
-        impact=params.get("impact") or template["impact"],
-        status="OPEN",
-        dedupe_string=dedupe_string,
-        open_dedupe_key=dedupe_key,
-        open_trigger_key=trigger_key,
-        trigger_count=1,
-        source=trigger.get("source") or CUSTOM_SOURCE,
-        created_by=caller_arn,
-        invoked_by=None,
-        resource_arn=trigger_arn,
-        chat_channel=plan.chat_channel,
-        notification_targets=list(template.get("notificationTargets", [])),
-        automation_executions=[],
-        creation_time=now,
-        last_modified_by=caller_arn,
-        last_modified_time=now,
-        resolved_time=None,
-    )
-    session.add(incident)
-    # Flush now, so that a concurrent duplicate fails here on the unique keys.
-    session.flush()
+    new = build(plan, params, caller_arn=caller_arn, caller_account=caller_account, now=now)
+    row = new.row
 
-    created = {
-        "createdBy": caller_arn,
-        "responsePlanArn": plan.arn,
-        "title": incident.title,
-        "impact": incident.impact,
-        "status": incident.status,
-        "dedupeString": dedupe_string,
-    }
-    timeline.add(session, clock, incident, timeline.CREATED_EVENT, created, event_time=now)
-    _add_trigger_event(session, clock, incident, trigger, caller_arn, count=1)
+    # A dedupe string that ``build`` generated is a fresh random UUID, which no
+    # open incident has, so only the template's string or a trigger ARN can match.
+    if plan.incident_template.get("dedupeString") or row["open_trigger_key"]:
+        existing = _find_open(
+            session, plan.account_id, row["open_dedupe_key"], row["open_trigger_key"]
+        )
+        if existing is not None:
+            trigger = params.get("triggerDetails") or {}
+            _join(session, existing.id, existing.arn, trigger, caller_arn, now)
+            return StartedIncident(existing.id, existing.arn, created=False)
 
-    for item in params.get("relatedItems", []):
-        related.add(session, clock, incident, item)
-    involved = related.involved_resources(trigger.get("rawData"))
-    for arn in involved:
-        item = {"identifier": {"type": "INVOLVED_RESOURCE", "value": {"arn": arn}}}
-        related.add(session, clock, incident, item)
-    if template.get("incidentTags"):
-        tags.tag(session, plan.account_id, incident.arn, template["incidentTags"])
-
-    involved_arns = [
-        item["identifier"]["value"]["arn"]
-        for item in params.get("relatedItems", [])
-        if item["identifier"]["type"] == "INVOLVED_RESOURCE"
-        and "arn" in item["identifier"]["value"]
-    ]
-    automation.enqueue_start_jobs(
-        session,
-        clock,
-        incident,
-        plan,
-        impacted_account=caller_account,
-        involved_resources=list(dict.fromkeys(involved_arns + involved)),
-    )
+    (key,) = insert_new(session, [new])
     logger.info(
-        "started incident %s from %s for %s (source %s)",
-        incident.arn,
+        "started incident %s from %s for %s (source %s, %d start jobs)",
+        new.arn,
         plan.arn,
         caller_arn,
-        incident.source,
+        row["source"],
+        len(new.jobs),
     )
-    return incident
+    return StartedIncident(key, new.arn, created=True)
 
 
-def _add_trigger_event(
-    session: Session,
-    clock: Clock,
-    incident: IncidentRecord,
-    trigger: Mapping[str, Any],
-    caller_arn: str,
-    *,
-    count: int,
-) -> None:
-    timestamp = trigger.get("timestamp") or clock.now()
+def _trigger_event(
+    trigger: Mapping[str, Any], caller_arn: str, *, count: int, now: datetime
+) -> dict[str, Any]:
+    timestamp = trigger.get("timestamp") or now
     data: dict[str, Any] = {
         "source": trigger.get("source") or CUSTOM_SOURCE,
         "timestamp": timestamp.isoformat(),
@@ -201,37 +312,25 @@ def _add_trigger_event(
         references.append({"resource": trigger["triggerArn"]})
     if "rawData" in trigger:
         data["rawData"] = trigger["rawData"]
-    timeline.add(
-        session,
-        clock,
-        incident,
-        timeline.TRIGGER_EVENT,
-        data,
-        event_time=timestamp,
-        references=references,
+    return timeline.new_event(
+        timeline.TRIGGER_EVENT, data, now=now, event_time=timestamp, references=references
     )
 
 
 def _join(
     session: Session,
-    clock: Clock,
-    incident: IncidentRecord,
+    incident_pk: int,
+    arn: str,
     trigger: Mapping[str, Any],
     caller_arn: str,
+    now: datetime,
 ) -> None:
-    # The increment runs in SQL, so concurrent joins do not lose counts.
-    count = session.execute(
-        update(IncidentRecord)
-        .where(IncidentRecord.id == incident.id)
-        .values(trigger_count=IncidentRecord.trigger_count + 1)
-        .returning(IncidentRecord.trigger_count)
-        .execution_options(synchronize_session=False)
-    ).scalar_one()
-    session.expire(incident, ["trigger_count"])
-    _add_trigger_event(session, clock, incident, trigger, caller_arn, count=count)
-    logger.info(
-        "trigger from %s joined open incident %s (trigger %d)", caller_arn, incident.arn, count
-    )
+    connection = session.connection()
+    count = connection.execute(_COUNT_TRIGGER, {"incident_pk": incident_pk}).scalar_one()
+    event = _trigger_event(trigger, caller_arn, count=count, now=now)
+    event["incident_id"] = incident_pk
+    timeline.insert_events(session, [event])
+    logger.info("trigger from %s joined open incident %s (trigger %d)", caller_arn, arn, count)
 
 
 def update_record(

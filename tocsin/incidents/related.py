@@ -12,10 +12,11 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, Table, delete, insert, select
 from sqlalchemy.orm import Session
 
 from tocsin.engine.clock import Clock
@@ -49,6 +50,9 @@ def identity_key(identifier: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+_INSERT_ITEM = insert(cast(Table, RelatedItem.__table__))
+
+
 def _find(session: Session, incident: IncidentRecord, key: str) -> RelatedItem | None:
     return session.scalar(
         select(RelatedItem).where(
@@ -57,23 +61,47 @@ def _find(session: Session, incident: IncidentRecord, key: str) -> RelatedItem |
     )
 
 
+def new_item(item: Mapping[str, Any], *, now: datetime) -> dict[str, Any]:
+    """Build the row of a new related item, without its ``incident_id``, for ``insert_items``.
+
+    Raises ValidationException for an identifier that does not set exactly one value.
+    """
+    identifier = item["identifier"]
+    return {
+        "generated_id": f"related-item/{identifier['type']}/{uuid.uuid4().hex.upper()}",
+        "item_type": identifier["type"],
+        "value": dict(identifier["value"]),
+        "identity_key": identity_key(identifier),
+        "title": item.get("title"),
+        "created_at": now,
+    }
+
+
+def unique_items(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop rows whose type and value an earlier row already has, as ``add`` would."""
+    seen: set[str] = set()
+    unique = []
+    for row in rows:
+        if row["identity_key"] not in seen:
+            seen.add(row["identity_key"])
+            unique.append(row)
+    return unique
+
+
+def insert_items(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows from ``new_item``, each with ``incident_id`` set, in one statement."""
+    if rows:
+        session.connection().execute(_INSERT_ITEM, list(rows))
+
+
 def add(
     session: Session, clock: Clock, incident: IncidentRecord, item: Mapping[str, Any]
 ) -> RelatedItem | None:
     """Relate ``item`` (a RelatedItem structure) to the incident; return None if it already is."""
-    identifier = item["identifier"]
-    key = identity_key(identifier)
-    if _find(session, incident, key) is not None:
+    row = new_item(item, now=clock.now())
+    if _find(session, incident, row["identity_key"]) is not None:
         return None
-    related = RelatedItem(
-        incident_id=incident.id,
-        generated_id=f"related-item/{identifier['type']}/{uuid.uuid4().hex.upper()}",
-        item_type=identifier["type"],
-        value=dict(identifier["value"]),
-        identity_key=key,
-        title=item.get("title"),
-        created_at=clock.now(),
-    )
+    related = RelatedItem(incident_id=incident.id, **row)
     session.add(related)
     session.flush()
     return related

@@ -22,9 +22,9 @@ import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, delete, exists, select
+from sqlalchemy import Select, Table, delete, exists, insert, select
 from sqlalchemy.orm import Session
 
 from tocsin.engine.clock import Clock
@@ -55,8 +55,18 @@ LIST_FILTERS: dict[str, filters.FilterKey] = {
 }
 
 
+_EVENTS = cast(Table, TimelineEvent.__table__)
+_INSERT_EVENT = insert(_EVENTS)
+_INSERT_EVENT_RETURNING_ID = insert(_EVENTS).returning(_EVENTS.c.id)
+_INSERT_REFERENCE = insert(cast(Table, TimelineReference.__table__))
+
+
 def _reference_value(reference: Mapping[str, str]) -> str:
     return reference.get("resource") or reference["relatedItemId"]
+
+
+def _reference_values(references: Sequence[Mapping[str, str]]) -> list[str]:
+    return sorted({_reference_value(reference) for reference in references})
 
 
 def _set_references(
@@ -64,8 +74,49 @@ def _set_references(
 ) -> None:
     session.execute(delete(TimelineReference).where(TimelineReference.event_pk == event.id))
     event.event_references = [dict(reference) for reference in references]
-    for value in sorted({_reference_value(reference) for reference in references}):
+    for value in _reference_values(references):
         session.add(TimelineReference(event_pk=event.id, value=value))
+
+
+def new_event(
+    event_type: str,
+    data: Mapping[str, Any] | str,
+    *,
+    now: datetime,
+    event_time: datetime | None = None,
+    references: Sequence[Mapping[str, str]] = (),
+) -> dict[str, Any]:
+    """Build the row of a new event, without its ``incident_id``, for ``insert_events``.
+
+    ``data`` that is not a string is stored as JSON with sorted keys.
+    """
+    return {
+        "event_id": str(uuid.uuid4()),
+        "event_type": event_type,
+        "event_time": event_time or now,
+        "event_updated_time": now,
+        "event_data": data if isinstance(data, str) else json.dumps(data, sort_keys=True),
+        "event_references": [dict(reference) for reference in references],
+    }
+
+
+def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows from ``new_event`` with their references, in the caller's transaction.
+
+    Each row must have ``incident_id`` set. Events without references go in
+    one multi-row statement. An event with references is inserted alone,
+    because its references need its generated key.
+    """
+    connection = session.connection()
+    plain = [row for row in rows if not row["event_references"]]
+    if plain:
+        connection.execute(_INSERT_EVENT, plain)
+    for row in rows:
+        if not row["event_references"]:
+            continue
+        event_pk = connection.execute(_INSERT_EVENT_RETURNING_ID, row).scalar_one()
+        values = _reference_values(row["event_references"])
+        connection.execute(_INSERT_REFERENCE, [{"event_pk": event_pk, "value": v} for v in values])
 
 
 def add(
@@ -79,19 +130,14 @@ def add(
     references: Sequence[Mapping[str, str]] = (),
 ) -> TimelineEvent:
     """Add an event to the incident's timeline; ``data`` that is not a string is stored as JSON."""
-    now = clock.now()
-    event = TimelineEvent(
-        incident_id=incident.id,
-        event_id=str(uuid.uuid4()),
-        event_type=event_type,
-        event_time=event_time or now,
-        event_updated_time=now,
-        event_data=data if isinstance(data, str) else json.dumps(data, sort_keys=True),
-        event_references=[],
-    )
+    row = new_event(event_type, data, now=clock.now(), event_time=event_time, references=references)
+    event = TimelineEvent(incident_id=incident.id, **row)
     session.add(event)
-    session.flush()
-    _set_references(session, event, references)
+    if references:
+        # The references need the event's generated key.
+        session.flush()
+        for value in _reference_values(references):
+            session.add(TimelineReference(event_pk=event.id, value=value))
     logger.debug("added %s event %s to %s", event_type, event.event_id, incident.arn)
     return event
 

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.model import OperationModel
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from tocsin import metrics
 from tocsin.iam.credentials import SecretCache, resolve_access_key
@@ -63,6 +65,14 @@ class Dispatcher:
         self.handlers = handlers
         self.specs = specs_by_signing_name()
         self._secrets = SecretCache(runtime.secrets)
+        # SQLite lets one transaction write at a time, and a waiting connection
+        # sleeps in SQLite's busy handler for up to 100 ms between retries. So
+        # this process's requests queue for writing on a lock, which wakes the
+        # next one as soon as the previous one commits. Other processes and the
+        # job engine still wait through the busy handler.
+        self._write_lock: contextlib.AbstractContextManager[Any] = (
+            threading.Lock() if runtime.database.dialect == "sqlite" else contextlib.nullcontext()
+        )
         # Modeled validation error shapes, so that errors carry their extra
         # members (ssm-contacts adds Reason and Fields).
         self._error_shapes = {
@@ -161,7 +171,7 @@ class Dispatcher:
         # win the insert of the token record, and the retry then returns its result.
         for attempt in (1, 2):
             try:
-                with self.runtime.database.session() as session:
+                with self._transaction(entry.read_only) as session:
                     ctx = RequestContext(
                         request_id=request_id,
                         spec=spec,
@@ -179,6 +189,16 @@ class Dispatcher:
                 logger.info("request %s raced another on a unique key; retrying", request_id)
         raise AssertionError("unreachable")
 
+    @contextlib.contextmanager
+    def _transaction(self, read_only: bool) -> Iterator[Session]:
+        """Yield a session in a new transaction, read-only for handlers that never write."""
+        if not read_only:
+            with self._write_lock, self.runtime.database.session() as session:
+                yield session
+            return
+        with self.runtime.database.read() as connection, Session(bind=connection) as session:
+            yield session
+
     def _invoke(
         self,
         ctx: RequestContext,
@@ -189,8 +209,9 @@ class Dispatcher:
         token_request = idempotency.IdempotentRequest.from_params(
             ctx.spec, operation, ctx.account_id, params
         )
+        expired = False
         if token_request is not None:
-            stored = idempotency.find(ctx.session, token_request, now=ctx.clock.now())
+            stored, expired = idempotency.lookup(ctx.session, token_request, now=ctx.clock.now())
             if stored is not None:
                 return stored
         try:
@@ -198,7 +219,9 @@ class Dispatcher:
         except InvalidPageToken as exc:
             raise ServiceError(str(exc), code=ctx.spec.info.invalid_token_error) from exc
         if token_request is not None:
-            idempotency.store(ctx.session, token_request, output, now=ctx.clock.now())
+            idempotency.store(
+                ctx.session, token_request, output, now=ctx.clock.now(), replace_expired=expired
+            )
         return output
 
     def too_large(self, request: HttpRequest, limit: int) -> HttpResponse:

@@ -80,6 +80,9 @@ class OperationEntry:
     handler: Handler
     # Operations that AWS serves without a signature (none in Tocsin yet).
     authenticated: bool = True
+    # A handler that never writes runs in a transaction that takes no write
+    # lock on SQLite, so it runs beside writers instead of queuing behind them.
+    read_only: bool = False
 
 
 class ServiceHandlers:
@@ -89,13 +92,20 @@ class ServiceHandlers:
         self.service = service
         self.operations: dict[str, OperationEntry] = {}
 
-    def operation(self, name: str, *, authenticated: bool = True) -> Callable[[Handler], Handler]:
-        """Register the decorated function as the handler of operation ``name``."""
+    def operation(
+        self, name: str, *, authenticated: bool = True, read_only: bool = False
+    ) -> Callable[[Handler], Handler]:
+        """Register the decorated function as the handler of operation ``name``.
+
+        ``read_only=True`` promises that the handler writes nothing, so it runs
+        in the transaction of ``Database.read``. That transaction takes no write
+        lock on SQLite, where a write in it may fail with "database is locked".
+        """
 
         def register(handler: Handler) -> Handler:
             if name in self.operations:
                 raise ValueError(f"operation {self.service}.{name} is registered twice")
-            self.operations[name] = OperationEntry(handler, authenticated)
+            self.operations[name] = OperationEntry(handler, authenticated, read_only)
             return handler
 
         return register

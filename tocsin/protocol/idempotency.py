@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from botocore.model import OperationModel
-from sqlalchemy import CursorResult, String, Text, delete
+from sqlalchemy import CursorResult, String, Table, Text, bindparam, delete, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tocsin.protocol.errors import ServiceError
@@ -67,6 +67,21 @@ class IdempotencyRecord(Base):
     request_digest: Mapped[str] = mapped_column(String(64))
     response: Mapped[str] = mapped_column(Text)  # tagged JSON, see dumps_tagged
     created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+# Statements built once, because every request with a token runs them.
+_RECORDS = cast(Table, IdempotencyRecord.__table__)
+_KEY_MATCH = (
+    _RECORDS.c.account_id == bindparam("account_id"),
+    _RECORDS.c.service == bindparam("service"),
+    _RECORDS.c.operation == bindparam("operation"),
+    _RECORDS.c.token == bindparam("token"),
+)
+_SELECT_RECORD = select(
+    _RECORDS.c.request_digest, _RECORDS.c.response, _RECORDS.c.created_at
+).where(*_KEY_MATCH)
+_DELETE_EXPIRED = delete(_RECORDS).where(*_KEY_MATCH, _RECORDS.c.created_at <= bindparam("cutoff"))
+_INSERT_RECORD = insert(_RECORDS)
 
 
 @dataclass(frozen=True)
@@ -150,16 +165,29 @@ def find(session: Session, request: IdempotentRequest, *, now: datetime) -> dict
     Raises the service's idempotency error when the token was used with
     different parameters within ``IDEMPOTENCY_WINDOW``.
     """
-    record = session.get(IdempotencyRecord, _primary_key(request))
-    if record is None or record.created_at <= now - IDEMPOTENCY_WINDOW:
-        return None
+    output, _expired = lookup(session, request, now=now)
+    return output
+
+
+def lookup(
+    session: Session, request: IdempotentRequest, *, now: datetime
+) -> tuple[dict[str, Any] | None, bool]:
+    """Return the stored output as ``find`` does, and whether an expired record has the token.
+
+    Pass the second value to ``store`` as ``replace_expired``.
+    """
+    record = session.execute(_SELECT_RECORD, _key_parameters(request)).first()
+    if record is None:
+        return None, False
+    if record.created_at <= now - IDEMPOTENCY_WINDOW:
+        return None, True
     if record.request_digest != request.digest:
         raise ServiceError(_mismatch_message(request), code=request.error_code)
     output = loads_tagged(record.response)
     if not isinstance(output, dict):
         kind = type(output).__name__
         raise TypeError(f"invalid idempotency record for {request.token!r}: output is a {kind}")
-    return output
+    return output, False
 
 
 def store(
@@ -168,34 +196,27 @@ def store(
     output: Mapping[str, Any] | None,
     *,
     now: datetime,
+    replace_expired: bool = True,
 ) -> None:
     """Record ``output`` as the response to ``request``'s token.
 
     An output of None is stored as ``{}``. Raises ``IntegrityError`` when a
     concurrent request stored the same token first; see the module docstring.
+    ``replace_expired=False`` skips the deletion of an expired record, for a
+    caller whose ``lookup`` in the same transaction found none.
     """
-    # An expired record of the same token is replaced, not kept.
-    session.execute(
-        delete(IdempotencyRecord).where(
-            IdempotencyRecord.account_id == request.account_id,
-            IdempotencyRecord.service == request.service,
-            IdempotencyRecord.operation == request.operation,
-            IdempotencyRecord.token == request.stored_token,
-            IdempotencyRecord.created_at <= now - IDEMPOTENCY_WINDOW,
-        )
-    )
-    session.add(
-        IdempotencyRecord(
-            account_id=request.account_id,
-            service=request.service,
-            operation=request.operation,
-            token=request.stored_token,
-            request_digest=request.digest,
-            response=dumps_tagged(dict(output or {})),
-            created_at=now,
-        )
-    )
-    session.flush()
+    parameters = _key_parameters(request)
+    if replace_expired:
+        # An expired record of the same token is replaced, not kept.
+        cutoff = now - IDEMPOTENCY_WINDOW
+        session.execute(_DELETE_EXPIRED, {**parameters, "cutoff": cutoff})
+    row = {
+        **parameters,
+        "request_digest": request.digest,
+        "response": dumps_tagged(dict(output or {})),
+        "created_at": now,
+    }
+    session.execute(_INSERT_RECORD, row)
 
 
 def purge(session: Session, older_than: datetime) -> int:
@@ -205,8 +226,13 @@ def purge(session: Session, older_than: datetime) -> int:
     return result.rowcount
 
 
-def _primary_key(request: IdempotentRequest) -> tuple[str, str, str, str]:
-    return (request.account_id, request.service, request.operation, request.stored_token)
+def _key_parameters(request: IdempotentRequest) -> dict[str, str]:
+    return {
+        "account_id": request.account_id,
+        "service": request.service,
+        "operation": request.operation,
+        "token": request.stored_token,
+    }
 
 
 def _mismatch_message(request: IdempotentRequest) -> str:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
+from functools import lru_cache
 from typing import Any
 
 from botocore.model import OperationModel, Shape, StructureShape
@@ -347,7 +348,8 @@ def encode_document(shape: Shape, value: Any, style: DocumentStyle, path: str) -
             return value
         return encode_structure(shape, value, style, path)
     if kind == "list":
-        return [encode_document(shape.member, item, style, f"{path}[]") for item in value]
+        item_path = f"{path}[]"
+        return [encode_document(shape.member, item, style, item_path) for item in value]
     if kind == "map":
         return {
             str(key): encode_document(shape.value, item, style, f"{path}[{key!r}]")
@@ -368,18 +370,41 @@ def encode_document(shape: Shape, value: Any, style: DocumentStyle, path: str) -
     return value
 
 
+# Scalar types whose Python value is already the JSON and CBOR value.
+_PLAIN_TYPES = frozenset({"string", "integer", "long", "boolean"})
+
+
+@lru_cache(maxsize=4096)
+def _member_table(shape: StructureShape) -> dict[str, tuple[Shape, str, bool]]:
+    """Return each member's shape, wire key and whether its value passes through unchanged.
+
+    Output encoding runs for every response, so this is worked out once per
+    shape object (shapes compare by identity).
+    """
+    return {
+        name: (member, member_key(member, name), member.type_name in _PLAIN_TYPES)
+        for name, member in shape.members.items()
+    }
+
+
 def encode_structure(
     shape: StructureShape, value: Mapping[str, Any], style: DocumentStyle, path: str
 ) -> dict[str, Any]:
-    check_members(shape, value, path)
+    table = _member_table(shape)
     result: dict[str, Any] = {}
     for name, item in value.items():
+        entry = table.get(name)
+        if entry is None:
+            # Raises ValueError naming every member that the shape lacks.
+            check_members(shape, value, path)
+            raise AssertionError(f"check_members accepted the unknown member {name}")
         if item is None:
             continue
-        member = shape.members[name]
-        result[member_key(member, name)] = encode_document(
-            member, item, style, join_path(path, name)
-        )
+        member, key, plain = entry
+        if plain:
+            result[key] = item
+        else:
+            result[key] = encode_document(member, item, style, join_path(path, name))
     return result
 
 
