@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,11 +108,15 @@ class TocsinServer:
     """A ``tocsin serve`` subprocess with its own home, used as a context manager.
 
     ``database_url`` is the URL that the server uses. None means the embedded
-    SQLite database in the temporary home.
+    SQLite database in the temporary home. ``settings`` are extra ``TOCSIN_*``
+    environment variables of the server and of ``tocsin account create``.
     """
 
-    def __init__(self, *, database_url: str | None = None) -> None:
+    def __init__(
+        self, *, database_url: str | None = None, settings: Mapping[str, str] | None = None
+    ) -> None:
         self.database_url = database_url
+        self.settings = dict(settings or {})
         self.port = free_port()
         self.host = "127.0.0.1"
         self._tempdir = tempfile.TemporaryDirectory(prefix="tocsin-bench-")
@@ -132,6 +136,7 @@ class TocsinServer:
         }
         environment["TOCSIN_HOME"] = str(self.home)
         environment["TOCSIN_LOG_LEVEL"] = "WARNING"
+        environment.update(self.settings)
         return environment
 
     def _database_arguments(self) -> list[str]:
@@ -240,16 +245,21 @@ class TocsinServer:
 
 
 @contextmanager
-def tocsin_server(backend: str, maintenance_url: str) -> Iterator[TocsinServer]:
-    """Run a server on ``backend`` ("sqlite" or "postgresql") for the duration of a block."""
+def tocsin_server(
+    backend: str, maintenance_url: str, settings: Mapping[str, str] | None = None
+) -> Iterator[TocsinServer]:
+    """Run a server on ``backend`` ("sqlite" or "postgresql") for the duration of a block.
+
+    ``settings`` are extra ``TOCSIN_*`` environment variables of the server.
+    """
     if backend == "sqlite":
-        with TocsinServer() as server:
+        with TocsinServer(settings=settings) as server:
             yield server
         return
     if backend != "postgresql":
         raise HarnessError(f"unknown backend {backend!r}; use sqlite or postgresql")
     with (
         scratch_postgresql_database(maintenance_url, "tocsin_bench") as url,
-        TocsinServer(database_url=libpq_conninfo(url)) as server,
+        TocsinServer(database_url=libpq_conninfo(url), settings=settings) as server,
     ):
         yield server

@@ -54,11 +54,12 @@ def test_two_engines_run_each_job_once(
         registry = JobRegistry()
         registry.register("record", partial(slow_record_run, runner=name))
         engines.append(make_engine(name=name, registry=registry, workers=2, poll_seconds=0.2))
-    # Every job is due before either engine starts, and each run takes a few
-    # milliseconds, so one engine cannot drain the queue before the other claims.
-    enqueue_many(db, clock, count)
+    # Both engines are idle when the jobs arrive, so the commit wakes both, and
+    # each run takes a few milliseconds, so one engine cannot drain the queue
+    # before the other claims.
     for engine in engines:
         engine.start()
+    enqueue_many(db, clock, count)
 
     assert wait_for(lambda: run_count(db) >= count, timeout=40, interval=0.05)
     for engine in engines:
