@@ -153,6 +153,36 @@ def machine_description(postgresql_settings: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def write_record(
+    benchmark: str,
+    started: datetime,
+    argv: list[str] | None,
+    postgresql_settings: dict[str, str],
+    ceilings: list[Ceiling],
+    results: dict[str, Any],
+) -> Path:
+    """Write a benchmark's JSON record under bench/results/ and return its path.
+
+    The record names the command, the machine and the ceilings; ``results``
+    adds the benchmark's own members.
+    """
+    record = {
+        "benchmark": benchmark,
+        "started": started.isoformat(timespec="seconds"),
+        "command": " ".join(
+            [Path(sys.executable).name, "-m", f"bench.{benchmark}", *(argv or sys.argv[1:])]
+        ),
+        "machine": machine_description(postgresql_settings),
+        "ceilings": [ceiling.as_dict() for ceiling in ceilings],
+        **results,
+    }
+    RESULTS_DIRECTORY.mkdir(exist_ok=True)
+    path = RESULTS_DIRECTORY / f"{benchmark}-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"results written to {path}", file=sys.stderr)
+    return path
+
+
 def markdown_table(backends: list[dict[str, Any]], ceilings: list[Ceiling]) -> str:
     """Format the server levels, the ceilings and the server memory as Markdown tables."""
     sections = [
@@ -307,27 +337,21 @@ def main(argv: list[str] | None = None) -> int:
     table = markdown_table(backends, ceilings)
     print(table)
 
-    record = {
-        "benchmark": "caller_identity",
-        "started": started.isoformat(timespec="seconds"),
-        "command": " ".join(
-            [Path(sys.executable).name, "-m", "bench.caller_identity", *(argv or sys.argv[1:])]
-        ),
-        "machine": machine_description(postgresql_settings),
-        "settings": {
-            "seconds": arguments.seconds,
-            "warmup_seconds": arguments.warmup,
-            "max_requests": arguments.max_requests,
-            "processes": arguments.processes,
-            "ceiling_seconds": arguments.ceiling_seconds,
-        },
-        "ceilings": [ceiling.as_dict() for ceiling in ceilings],
-        "backends": backends,
+    settings = {
+        "seconds": arguments.seconds,
+        "warmup_seconds": arguments.warmup,
+        "max_requests": arguments.max_requests,
+        "processes": arguments.processes,
+        "ceiling_seconds": arguments.ceiling_seconds,
     }
-    RESULTS_DIRECTORY.mkdir(exist_ok=True)
-    path = RESULTS_DIRECTORY / f"caller_identity-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"results written to {path}", file=sys.stderr)
+    write_record(
+        "caller_identity",
+        started,
+        argv,
+        postgresql_settings,
+        ceilings,
+        {"settings": settings, "backends": backends},
+    )
     return 0
 
 

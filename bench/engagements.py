@@ -37,7 +37,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -45,12 +44,11 @@ from sqlalchemy import func, select, update
 
 import tocsin.store.models  # noqa: F401  (registers every table for the ORM)
 from bench.caller_identity import (
-    RESULTS_DIRECTORY,
-    machine_description,
     matching_ceiling,
     measure_ceilings,
     parse_backends,
     process_cpu_seconds,
+    write_record,
 )
 from bench.ceiling import Ceiling
 from bench.harness import (
@@ -541,20 +539,7 @@ def main(argv: list[str] | None = None) -> int:
         for workers in arguments.workers
     ]
     print(markdown(runs, ceilings))
-    record = {
-        "benchmark": "engagements",
-        "started": started.isoformat(timespec="seconds"),
-        "command": " ".join(
-            [Path(sys.executable).name, "-m", "bench.engagements", *(argv or sys.argv[1:])]
-        ),
-        "machine": machine_description(postgresql_settings),
-        "ceilings": [ceiling.as_dict() for ceiling in ceilings],
-        "runs": runs,
-    }
-    RESULTS_DIRECTORY.mkdir(exist_ok=True)
-    path = RESULTS_DIRECTORY / f"engagements-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"results written to {path}", file=sys.stderr)
+    write_record("engagements", started, argv, postgresql_settings, ceilings, {"runs": runs})
     return 0
 
 

@@ -29,20 +29,18 @@ import json
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import boto3
 
 from bench import incident_listing
 from bench.caller_identity import (
-    RESULTS_DIRECTORY,
     children_cpu_seconds,
-    machine_description,
     matching_ceiling,
     measure_ceilings,
     parse_backends,
     process_cpu_seconds,
+    write_record,
 )
 from bench.ceiling import Ceiling
 from bench.harness import DEFAULT_POSTGRESQL_URL, AccountKeys, TocsinServer, tocsin_server
@@ -423,20 +421,7 @@ def main(argv: list[str] | None = None) -> int:
 
     backends = [run_backend(backend, arguments) for backend in arguments.backends]
     print(markdown(backends, ceilings))
-    record = {
-        "benchmark": "incidents",
-        "started": started.isoformat(timespec="seconds"),
-        "command": " ".join(
-            [Path(sys.executable).name, "-m", "bench.incidents", *(argv or sys.argv[1:])]
-        ),
-        "machine": machine_description(postgresql_settings),
-        "ceilings": [ceiling.as_dict() for ceiling in ceilings],
-        "backends": backends,
-    }
-    RESULTS_DIRECTORY.mkdir(exist_ok=True)
-    path = RESULTS_DIRECTORY / f"incidents-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"results written to {path}", file=sys.stderr)
+    write_record("incidents", started, argv, postgresql_settings, ceilings, {"backends": backends})
     return 0
 
 
