@@ -238,10 +238,10 @@ def _start_engagements(
 
 def _open_jobs(database: Database, kind: str) -> int:
     with database.read() as connection:
-        count: int = connection.scalar(
+        count = connection.scalar(
             select(func.count()).select_from(Job).where(Job.kind == kind, Job.status.in_(OPEN))
         )
-    return count
+    return count or 0
 
 
 def _wait_until_no_open(database: Database, kind: str, timeout: float) -> float:
