@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import email.policy
 import socket
@@ -102,6 +103,18 @@ def test_email_plain_delivery(tmp_path: Path, session: Session, smtp_server: Any
     assert message["Date"] is not None
     assert message.get_content().replace("\r\n", "\n") == "The checkout service is down.\n"
     assert session.scalars(select(OutboxMessage)).all() == []
+
+
+def test_email_subject_line_breaks_folded(
+    tmp_path: Path, session: Session, smtp_server: Any
+) -> None:
+    inbox, port = smtp_server
+    message = dataclasses.replace(outgoing(), subject="Disk full\r\non db-1\nBcc: x@example.org")
+    send_message(session, settings(tmp_path, f"smtp://127.0.0.1:{port}"), message, NOW)
+
+    assert len(inbox.messages) == 1
+    assert inbox.messages[0]["Subject"] == "Disk full on db-1 Bcc: x@example.org"
+    assert inbox.messages[0]["Bcc"] is None
 
 
 def test_email_message_id_escapes_key() -> None:

@@ -129,6 +129,15 @@ def message_id(key: str, sender: str) -> str:
     return f"<{left}@{domain}>"
 
 
+def one_line(header: str) -> str:
+    """Return ``header`` with its line breaks and the blanks around them as single spaces.
+
+    Subjects come from incident titles and StartEngagement, which allow line
+    breaks, and a header value with a line break cannot be sent.
+    """
+    return " ".join(part.strip() for part in header.splitlines() if part.strip())
+
+
 class SmtpProvider:
     """Sends email through one SMTP server, one connection per message."""
 
@@ -150,7 +159,7 @@ class SmtpProvider:
         email = EmailMessage()
         email["From"] = self.sender
         email["To"] = message.address
-        email["Subject"] = message.subject
+        email["Subject"] = one_line(message.subject)
         email["Date"] = format_datetime(now)
         email["Message-ID"] = message_id(message.key, self.sender)
         email.set_content(message.body)
