@@ -36,9 +36,20 @@ def _settings(**overrides: Any) -> Settings:
         raise click.UsageError(str(exc)) from exc
 
 
-def _runtime(settings: Settings) -> Runtime:
-    """Build the runtime, turning the usual start-up failures into one-line errors."""
+def _runtime(settings: Settings, *, existing: bool = False) -> Runtime:
+    """Build the runtime, turning the usual start-up failures into one-line errors.
+
+    With ``existing``, an embedded database that does not exist yet is an
+    error rather than created, so that a mistyped home does not look empty.
+    """
     from tocsin.app import build_runtime
+
+    embedded = settings.embedded_database_path
+    if existing and settings.database_url is None and not embedded.exists():
+        raise click.ClickException(
+            f"no Tocsin database at {embedded}. Check --home (TOCSIN_HOME) or pass "
+            "--database-url (TOCSIN_DATABASE_URL)."
+        )
 
     try:
         return build_runtime(settings)
@@ -241,7 +252,7 @@ def schedule_check(
 
     settings = _settings(database_url=database_url, home=home)
     _configure_logging(settings)
-    runtime = _runtime(settings)
+    runtime = _runtime(settings, existing=True)
     if start is None:
         window_start = runtime.clock.now()
     elif start.tzinfo is None:
@@ -321,7 +332,7 @@ def calendar_create(
             )
     settings = _settings(database_url=database_url, home=home)
     _configure_logging(settings)
-    runtime = _runtime(settings)
+    runtime = _runtime(settings, existing=True)
     try:
         with runtime.database.session() as session:
             created = create_feed(session, runtime.clock.now(), account_id, arn)
@@ -359,7 +370,7 @@ def calendar_list(account_id: str, database_url: str | None, home: str | None) -
 
     settings = _settings(database_url=database_url, home=home)
     _configure_logging(settings)
-    runtime = _runtime(settings)
+    runtime = _runtime(settings, existing=True)
     try:
         with runtime.database.session() as session:
             listings = list_feeds(session, account_id)
@@ -402,7 +413,7 @@ def calendar_revoke(
 
     settings = _settings(database_url=database_url, home=home)
     _configure_logging(settings)
-    runtime = _runtime(settings)
+    runtime = _runtime(settings, existing=True)
     try:
         with runtime.database.session() as session:
             revoked = revoke_feed(session, account_id, feed_id)
@@ -462,7 +473,7 @@ def outbox(
 
     settings = _settings(database_url=database_url, home=home)
     _configure_logging(settings)
-    runtime = _runtime(settings)
+    runtime = _runtime(settings, existing=True)
     try:
         with runtime.database.session() as session:
             messages = [

@@ -162,11 +162,16 @@ class Settings(BaseSettings):
         return value.expanduser() if value is not None else None
 
     @property
+    def embedded_database_path(self) -> Path:
+        """Return the file of the embedded SQLite database in the home folder."""
+        return self.home / "tocsin.db"
+
+    @property
     def effective_database_url(self) -> str:
         """Return the configured database URL, or the embedded SQLite file in the home folder."""
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{self.home / 'tocsin.db'}"
+        return f"sqlite:///{self.embedded_database_path}"
 
     @property
     def effective_public_url(self) -> str:

@@ -145,3 +145,19 @@ def test_outbox_invalid_options(tmp_path: Path, arguments: tuple[str, ...], expe
     assert result.returncode == 2
     assert expected in result.stderr
     assert not (tmp_path / "unused.db").exists()
+
+
+def test_outbox_missing_home_rejected(tmp_path: Path) -> None:
+    home = tmp_path / "mistyped"
+    env = {name: value for name, value in os.environ.items() if not name.startswith("TOCSIN_")}
+    result = subprocess.run(
+        [str(TOCSIN), "outbox", "--home", str(home)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert f"no Tocsin database at {home / 'tocsin.db'}" in result.stderr
+    assert not home.exists()
