@@ -57,7 +57,10 @@ class Settings(BaseSettings):
         le=3600,
         description=(
             "How many seconds of product time pass per real second. Values above 1 make "
-            "escalations and rotations run faster for demonstrations; keep 1 in production."
+            "escalations and rotations run faster for demonstrations; keep 1 in production. "
+            "Product time starts from the wall clock at every start of the server, so after a "
+            "restart it is earlier than the times already stored, and timers set before the "
+            "restart fire late."
         ),
     )
     workers: int = Field(

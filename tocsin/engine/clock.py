@@ -41,7 +41,11 @@ class SystemClock:
 
 
 class ScaledClock:
-    """Time that runs ``speed`` times faster than the wall clock, from the moment it is built."""
+    """Time that runs ``speed`` times faster than the wall clock, from the moment it is built.
+
+    NOTE: the starting point is not stored, so a restarted server's product
+    time starts again from the wall clock, earlier than the times it stored.
+    """
 
     def __init__(self, speed: float) -> None:
         if speed <= 0:
