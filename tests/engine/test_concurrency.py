@@ -40,23 +40,44 @@ def assert_each_ran_once(db: Database, count: int) -> None:
     assert retried == 0
 
 
-def slow_record_run(context: JobContext, runner: str) -> None:
-    time.sleep(0.003)
-    record_run(context, runner=runner)
+class SlowRecorder:
+    """A sending job whose send step sleeps 20 ms with no transaction open.
+
+    On SQLite the sleep holds no write lock, so the other engine, whose busy
+    handler retries at intervals of up to 100 ms, has room to claim.
+    """
+
+    send_timeout_seconds = 5.0
+
+    def __init__(self, runner: str) -> None:
+        self.runner = runner
+
+    def exclusive_key(self, intent: int) -> None:
+        return None
+
+    def prepare(self, context: JobContext) -> int:
+        return context.job_id
+
+    def send(self, intent: int) -> int:
+        time.sleep(0.02)
+        return intent
+
+    def record(self, context: JobContext, intent: int | None, outcome: int | None) -> None:
+        record_run(context, runner=self.runner)
 
 
 def test_two_engines_run_each_job_once(
     db: Database, clock: FakeClock, make_engine: Callable[..., Engine]
 ) -> None:
-    count = 300
+    count = 200
     engines = []
     for name in ("left", "right"):
         registry = JobRegistry()
-        registry.register("record", partial(slow_record_run, runner=name))
+        registry.register_sending("record", SlowRecorder(name))
         engines.append(make_engine(name=name, registry=registry, workers=2, poll_seconds=0.2))
     # Both engines are idle when the jobs arrive, so the commit wakes both, and
-    # each run takes a few milliseconds, so one engine cannot drain the queue
-    # before the other claims.
+    # each send takes 20 ms, so one engine cannot drain the queue before the
+    # other claims.
     for engine in engines:
         engine.start()
     enqueue_many(db, clock, count)

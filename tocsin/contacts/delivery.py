@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from datetime import datetime
 
 from tocsin.config import Settings
 from tocsin.contacts.channels import CODE_LIFETIME, SEND_JOB_KIND
 from tocsin.contacts.models import ContactChannel
 from tocsin.engine.jobs import JobContext, JobRegistry
 from tocsin.iam.crypto import SecretBox
-from tocsin.notify.providers import DeliveryFailed, OutgoingMessage, check_settings, send_message
+from tocsin.notify.providers import (
+    DeliveryFailed,
+    OutgoingMessage,
+    SentMessage,
+    check_settings,
+    expected_send_seconds,
+    send_detached,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +40,25 @@ def register(jobs: JobRegistry, settings: Settings, box: SecretBox) -> None:
     used, so a misconfigured server stops at start.
     """
     check_settings(settings)
+    jobs.register_sending(SEND_JOB_KIND, ActivationCodeSender(settings, box))
 
-    def send_activation_code(job: JobContext) -> None:
+
+@dataclass(frozen=True)
+class ActivationCodeSender:
+    """The activation-code job: the message is sent with no database transaction open."""
+
+    settings: Settings
+    box: SecretBox
+
+    def exclusive_key(self, intent: object) -> None:
+        return None
+
+    @property
+    def send_timeout_seconds(self) -> float:
+        return expected_send_seconds(self.settings)
+
+    def prepare(self, job: JobContext) -> tuple[OutgoingMessage, datetime] | None:
+        """Return the message to send and the job clock's time for its Date, or None."""
         channel = job.session.get(ContactChannel, job.payload["channel_id"])
         if channel is None or channel.code_serial != job.payload["serial"]:
             # The channel was deleted or a newer code replaced this one.
@@ -42,8 +68,8 @@ def register(jobs: JobRegistry, settings: Settings, box: SecretBox) -> None:
                 job.payload["serial"],
                 job.payload["channel_id"],
             )
-            return
-        code = box.decrypt(job.payload["code"])
+            return None
+        code = self.box.decrypt(job.payload["code"])
         message = OutgoingMessage(
             channel_type=channel.type,
             address=channel.address,
@@ -53,26 +79,41 @@ def register(jobs: JobRegistry, settings: Settings, box: SecretBox) -> None:
             account_id=channel.account_id,
             channel_arn=channel.arn,
         )
+        return message, job.clock.now()
+
+    def send(self, intent: tuple[OutgoingMessage, datetime]) -> SentMessage | DeliveryFailed:
+        message, now = intent
+        try:
+            return send_detached(self.settings, message, now)
+        except DeliveryFailed as error:
+            return error
+
+    def record(
+        self,
+        job: JobContext,
+        intent: tuple[OutgoingMessage, datetime] | None,
+        outcome: SentMessage | DeliveryFailed | None,
+    ) -> None:
+        if intent is None or outcome is None:
+            return
+        message = intent[0]
         # A transient DeliveryFailed error fails the job, and the engine retries it
         # with backoff. A permanent one would fail the same way on every retry, so
         # the job ends and the user can request a new code.
-        try:
-            where = send_message(job.session, settings, message, job.clock.now())
-        except DeliveryFailed as error:
-            if not error.permanent:
-                raise
+        if isinstance(outcome, DeliveryFailed):
+            if not outcome.permanent:
+                raise outcome
             logger.error(
                 "job %s gave up sending an activation code for contact channel %s: %s",
                 job.job_id,
-                channel.arn,
-                error,
+                message.channel_arn,
+                outcome,
             )
             return
+        outcome.write_outbox(job.session, job.clock.now())
         logger.info(
             "job %s delivered an activation code for contact channel %s: %s",
             job.job_id,
-            channel.arn,
-            where,
+            message.channel_arn,
+            outcome.where,
         )
-
-    jobs.register(SEND_JOB_KIND, send_activation_code)

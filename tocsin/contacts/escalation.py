@@ -8,12 +8,20 @@ commits in the same transaction as the job's completion. An SMS or voice
 message that covers several pages carries a key derived from all of their
 keys, and each covered page gets its SENT receipt in that transaction, so
 their own send jobs find the receipt and send nothing.
+
+A page send is a ``SendingHandler``: it decides what to send and builds the
+message in a read-only transaction, sends it with no transaction open, and
+then locks the covered pages and writes the receipts. Every message that could
+cover a send goes to the same engagement, channel type and address, so the
+engine's exclusive lock on that triple (``PageSender.exclusive_key``) keeps a
+second job from deciding to send before the first one has recorded.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -45,7 +53,13 @@ from tocsin.contacts.pages import (
 from tocsin.engine.jobs import JobContext, JobRegistry
 from tocsin.engine.queue import enqueue
 from tocsin.iam.crypto import SecretBox
-from tocsin.notify.providers import DeliveryFailed, OutgoingMessage, send_message
+from tocsin.notify.providers import (
+    DeliveryFailed,
+    OutgoingMessage,
+    SentMessage,
+    expected_send_seconds,
+    send_detached,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -98,16 +112,74 @@ def register(jobs: JobRegistry, settings: Settings, box: SecretBox) -> None:
             len(pages),
         )
 
-    def send_page(job: JobContext) -> None:
-        _send_page(job, settings, box)
-
     jobs.register(STAGE_JOB, run_stage)
-    jobs.register(PAGE_SEND_JOB, send_page)
+    jobs.register_sending(PAGE_SEND_JOB, PageSender(settings, box))
     incident_engagements.register(jobs, box)
 
 
-def _send_page(job: JobContext, settings: Settings, box: SecretBox) -> None:
-    """Send one channel stage of a page, or record the failure and enqueue a retry.
+@dataclass(frozen=True)
+class CoveredSend:
+    """One channel stage of a page that a message covers."""
+
+    page_arn: str
+    channel_arn: str
+    key: str
+
+
+@dataclass(frozen=True)
+class PageMessage:
+    """A message that the prepare step of a page send built, and what it covers."""
+
+    engagement_arn: str
+    # The channel stage of the job's own page.
+    own: CoveredSend
+    # Every channel stage that the message covers, ``own`` included.
+    covered: tuple[CoveredSend, ...]
+    message: OutgoingMessage
+    # The job clock's time when the message was built.
+    now: datetime
+
+
+PageOutcome = SentMessage | DeliveryFailed
+
+
+@dataclass(frozen=True)
+class PageSender:
+    """The page-send job: send one channel stage of a page, or record the failure and retry."""
+
+    settings: Settings
+    box: SecretBox
+
+    def exclusive_key(self, intent: PageMessage) -> str:
+        """Return the key of the engagement and address, which coalesced messages share."""
+        message = intent.message
+        return f"page-send:{intent.engagement_arn}:{message.channel_type}:{message.address}"
+
+    @property
+    def send_timeout_seconds(self) -> float:
+        return expected_send_seconds(self.settings)
+
+    def prepare(self, job: JobContext) -> PageMessage | None:
+        return _prepare_page_message(job, self.settings, self.box)
+
+    def send(self, intent: PageMessage) -> PageOutcome:
+        try:
+            return send_detached(self.settings, intent.message, intent.now)
+        except DeliveryFailed as error:
+            return error
+
+    def record(
+        self, job: JobContext, intent: PageMessage | None, outcome: PageOutcome | None
+    ) -> None:
+        if intent is None or outcome is None:
+            return
+        _record_page_message(job, intent, outcome)
+
+
+def _prepare_page_message(
+    job: JobContext, settings: Settings, box: SecretBox
+) -> PageMessage | None:
+    """Build the message of one channel stage of a page, or return None when none is due.
 
     An SMS or voice send takes along the other due, unsent channel stages of
     the same engagement to the same address, so they share one message.
@@ -117,70 +189,33 @@ def _send_page(job: JobContext, settings: Settings, box: SecretBox) -> None:
     engagement = session.get(Engagement, page.engagement_arn) if page is not None else None
     if page is None or engagement is None:
         logger.info("job %s skipped a send of the deleted page %s", job.job_id, payload["page_arn"])
-        return
+        return None
     channel = _channel_to_send(job, page, engagement)
     if channel is None:
-        return
+        return None
     stage_index = payload["stage"]
     key = send_key(engagement, page, channel.channel_id, stage_index)
     own = PendingSend(page, stage_index, channel, key)
     sends = [own]
     if channel.type in COALESCED_CHANNEL_TYPES:
         sends += due_sends_to_same_address(session, engagement, own, job.clock.now())
-    sends = _lock_unsent(session, engagement, sends)
+    recorded = _recorded_keys(session, [send.key for send in sends])
+    sends = [send for send in sends if send.key not in recorded]
     if own not in sends:
-        logger.info(
-            "job %s sent nothing for page %s: it was sent, acknowledged or stopped",
-            job.job_id,
-            page.arn,
-        )
-        return
-    _deliver(job, settings, box, engagement, own, sends)
+        logger.info("job %s sent nothing for page %s: it was sent already", job.job_id, page.arn)
+        return None
+    return _build_message(job, settings, box, engagement, own, sends)
 
 
-def _lock_unsent(
-    session: Session, engagement: Engagement, sends: list[PendingSend]
-) -> list[PendingSend]:
-    """Lock the pages of ``sends`` in ARN order; return those still present, active and unsent.
-
-    Locking every page of a message in one order keeps two workers that cover
-    the same pages from waiting on each other in a cycle, and makes the
-    second one find the first one's SENT receipts.
-    """
-    arns = sorted({send.page.arn for send in sends})
-    locked = select(Page).where(Page.arn.in_(arns)).order_by(Page.arn).with_for_update()
-    present = {
-        page.arn for page in session.scalars(locked.execution_options(populate_existing=True))
-    }
-    recorded = set(
-        session.scalars(
-            select(PageReceipt.send_key).where(
-                PageReceipt.send_key.in_([send.key for send in sends])
-            )
-        )
-    )
-    return [
-        send
-        for send in sends
-        if send.page.arn in present
-        and send.key not in recorded
-        and is_active(send.page, engagement)
-    ]
-
-
-def _deliver(
+def _build_message(
     job: JobContext,
     settings: Settings,
     box: SecretBox,
     engagement: Engagement,
     own: PendingSend,
     sends: list[PendingSend],
-) -> None:
-    """Send one message that covers ``sends`` and write each page's SENT receipt.
-
-    When the send fails, only ``own``'s page gets an ERROR receipt and a retry.
-    """
-    session = job.session
+) -> PageMessage:
+    """Build one message that covers ``sends``."""
     sends = sorted(sends, key=lambda send: (send.page.start_time, send.key))
     covered = [
         (
@@ -194,50 +229,110 @@ def _deliver(
         subject, body = message_text(engagement, own.channel.type, *covered[0][1:])
     else:
         subject, body = combined_message_text(engagement, own.channel.type, covered)
-    message_key = combined_send_key(sends)
     message = OutgoingMessage(
         channel_type=own.channel.type,
         address=own.channel.address,
         subject=subject,
         body=body,
-        key=message_key,
+        key=combined_send_key(sends),
         account_id=own.page.account_id,
         channel_arn=own.channel.arn,
     )
-    now = job.clock.now()
-    try:
-        where = send_message(session, settings, message, now)
-    except DeliveryFailed as exc:
-        permanent = bool(getattr(exc, "permanent", False))
+    return PageMessage(
+        engagement_arn=engagement.arn,
+        own=CoveredSend(own.page.arn, own.channel.arn, own.key),
+        covered=tuple(CoveredSend(send.page.arn, send.channel.arn, send.key) for send in sends),
+        message=message,
+        now=job.clock.now(),
+    )
+
+
+def _recorded_keys(session: Session, keys: list[str]) -> set[str]:
+    """Return those of ``keys`` that already have a receipt."""
+    query = select(PageReceipt.send_key).where(PageReceipt.send_key.in_(keys))
+    return {key for key in session.scalars(query) if key is not None}
+
+
+def _lock_pages(session: Session, arns: list[str]) -> dict[str, Page]:
+    """Lock the pages named by ``arns`` in ARN order and return those still present.
+
+    Locking every page of a message in one order keeps two workers that cover
+    the same pages from waiting on each other in a cycle, and makes the
+    second one find the first one's SENT receipts.
+    """
+    locked = select(Page).where(Page.arn.in_(sorted(set(arns)))).order_by(Page.arn)
+    query = locked.with_for_update().execution_options(populate_existing=True)
+    return {page.arn: page for page in session.scalars(query)}
+
+
+def _record_page_message(job: JobContext, intent: PageMessage, outcome: PageOutcome) -> None:
+    """Write each covered page's SENT receipt, or the own page's ERROR receipt and retry.
+
+    Sends that another job recorded in the meantime get no second receipt.
+    When the send fails, only the own page gets an ERROR receipt and a retry.
+    """
+    session = job.session
+    pages = _lock_pages(session, [send.page_arn for send in intent.covered])
+    recorded = _recorded_keys(session, [send.key for send in intent.covered])
+    own_page = pages.get(intent.own.page_arn)
+    if own_page is None:
+        logger.info(
+            "job %s recorded nothing for the deleted page %s", job.job_id, intent.own.page_arn
+        )
+        return
+    if intent.own.key in recorded:
+        logger.info(
+            "job %s recorded nothing for page %s: another job recorded send %s first",
+            job.job_id,
+            own_page.arn,
+            intent.own.key,
+        )
+        return
+    own_channel_id = intent.own.channel_arn.rsplit("/", 1)[-1]
+    if isinstance(outcome, DeliveryFailed):
         # Only this job's page records the failure and retries. The other
         # covered sends keep their own jobs, which try again on their own
         # schedule and coalesce again.
-        _enqueue_retry(job, own.page, own.channel.channel_id, str(exc), permanent=permanent)
-        add_receipt(session, job.clock, own.page, ERROR, channel_arn=own.channel.arn, info=str(exc))
-        return
-
-    info = where
-    if len(sends) > 1:
-        info = f"{where}; one message for {len(sends)} pages, send {message_key}"
-    for send in sends:
+        _enqueue_retry(job, own_page, own_channel_id, str(outcome), permanent=outcome.permanent)
         add_receipt(
             session,
             job.clock,
-            send.page,
+            own_page,
+            ERROR,
+            channel_arn=intent.own.channel_arn,
+            info=str(outcome),
+        )
+        return
+
+    outcome.write_outbox(session, job.clock.now())
+    info = outcome.where
+    if len(intent.covered) > 1:
+        info = (
+            f"{outcome.where}; one message for {len(intent.covered)} pages, "
+            f"send {intent.message.key}"
+        )
+    for send in intent.covered:
+        page = pages.get(send.page_arn)
+        if page is None or send.key in recorded:
+            continue
+        add_receipt(
+            session,
+            job.clock,
+            page,
             SENT,
-            channel_arn=send.channel.arn,
+            channel_arn=send.channel_arn,
             info=info,
             send_key=send.key,
         )
-        if send.page.sent_time is None:
-            send.page.sent_time = now
+        if page.sent_time is None:
+            page.sent_time = intent.now
     logger.info(
         "page %s stage %s was sent to contact channel %s in a message for %d pages: %s",
-        own.page.arn,
-        own.stage_index,
-        own.channel.arn,
-        len(sends),
-        where,
+        own_page.arn,
+        job.payload["stage"],
+        intent.own.channel_arn,
+        len(intent.covered),
+        outcome.where,
     )
 
 

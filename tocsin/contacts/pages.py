@@ -122,7 +122,7 @@ def due_sends_to_same_address(
     They are the channel stages of the engagement's pages that have started
     by ``now`` and target an activated channel of the paged contact with the
     same type and address as ``own``. Pages that were read or stopped are
-    left out. The caller drops those already sent after it locks the pages.
+    left out. The caller drops those already sent.
     """
     targets: list[tuple[Page, int, str]] = []
     pages = session.scalars(select(Page).where(Page.engagement_arn == engagement.arn))

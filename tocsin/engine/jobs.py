@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import BigInteger, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -76,6 +76,8 @@ class JobContext:
 
     The handler writes through ``session`` and must not commit or roll it back.
     Its writes commit together with the job's completion, or not at all.
+    When ``read_only`` is true (the prepare step of a ``SendingHandler``), the
+    session's transaction rejects writes and is discarded after the step.
     """
 
     session: Session
@@ -86,6 +88,7 @@ class JobContext:
     attempt: int
     fencing_token: int
     clock: Clock
+    read_only: bool = False
 
     @property
     def idempotency_key(self) -> str:
@@ -100,17 +103,78 @@ class JobContext:
 
 Handler = Callable[[JobContext], None]
 
+IntentT = TypeVar("IntentT")
+OutcomeT = TypeVar("OutcomeT")
+
+
+class SendingHandler(Protocol[IntentT, OutcomeT]):
+    """A job that sends something outside the database, run in three steps.
+
+    1. ``prepare`` reads what to send in a read-only transaction, which takes
+       no write lock on SQLite, and returns an intent, or None to send nothing.
+    2. ``send`` sends the intent with no transaction open. It returns the
+       outcome, and should return an expected failure (such as a rejected
+       delivery) as part of that outcome. An exception it raises fails the
+       job like a handler exception: the engine retries it with backoff.
+    3. ``record`` writes the outcome in the job's fenced write transaction.
+       It runs with intent and outcome None when ``prepare`` returned None.
+       It must check again what ``prepare`` decided, because another worker
+       or request may have written in between.
+
+    The claim is checked before ``send`` and again by ``record``. A claim that
+    is lost after ``send`` leaves the job to the new owner, which sends again
+    with the same ``JobContext.idempotency_key``. Before ``send`` the engine
+    extends the lease by ``send_timeout_seconds``, so that a slow send does
+    not let another worker retake the job and send in parallel.
+    """
+
+    def exclusive_key(self, intent: IntentT) -> str | None:
+        """Return a key that no two sends may hold at once, or None for no exclusion.
+
+        When a key is given, the engine takes the key's lock, runs ``prepare``
+        again under it, and keeps it until ``record`` commits. A second job
+        with the same key therefore reads the first one's record before it
+        decides what to send.
+        """
+        ...
+
+    @property
+    def send_timeout_seconds(self) -> float:
+        """Maximum expected duration of one ``send``, in seconds."""
+        ...
+
+    def prepare(self, context: JobContext) -> IntentT | None: ...
+
+    def send(self, intent: IntentT) -> OutcomeT: ...
+
+    def record(
+        self, context: JobContext, intent: IntentT | None, outcome: OutcomeT | None
+    ) -> None: ...
+
+
+AnyHandler = Handler | SendingHandler[Any, Any]
+
 
 class JobRegistry:
     """Map from job kind to the handler that runs it."""
 
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
+        self._sending_handlers: dict[str, SendingHandler[Any, Any]] = {}
 
     def register(self, kind: str, handler: Handler) -> None:
-        if kind in self._handlers:
-            raise ValueError(f"a handler for job kind {kind!r} is already registered")
+        """Register a single-step handler, which runs whole in the job's write transaction."""
+        self._check_free(kind)
         self._handlers[kind] = handler
+
+    def register_sending(self, kind: str, handler: SendingHandler[Any, Any]) -> None:
+        """Register a handler whose send runs outside any database transaction."""
+        self._check_free(kind)
+        self._sending_handlers[kind] = handler
+
+    def _check_free(self, kind: str) -> None:
+        if kind in self._handlers or kind in self._sending_handlers:
+            raise ValueError(f"a handler for job kind {kind!r} is already registered")
 
     def handler(self, kind: str) -> Callable[[Handler], Handler]:
         """Return a decorator that registers the decorated function for ``kind``."""
@@ -121,8 +185,8 @@ class JobRegistry:
 
         return decorate
 
-    def get(self, kind: str) -> Handler | None:
-        return self._handlers.get(kind)
+    def get(self, kind: str) -> AnyHandler | None:
+        return self._handlers.get(kind) or self._sending_handlers.get(kind)
 
     def kinds(self) -> list[str]:
-        return sorted(self._handlers)
+        return sorted([*self._handlers, *self._sending_handlers])

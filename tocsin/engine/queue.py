@@ -276,11 +276,22 @@ def lock_if_owned(session: Session, claim: ClaimedJob) -> bool:
 
     SQLite renders no FOR UPDATE, because its BEGIN IMMEDIATE write lock excludes other writers.
     """
-    row = session.execute(
-        select(Job.status, Job.lease_owner, Job.fencing_token)
-        .where(Job.id == claim.id)
-        .with_for_update()
-    ).one_or_none()
+    return _check_owned(session, claim, lock=True)
+
+
+def is_owned(session: Session, claim: ClaimedJob) -> bool:
+    """Return whether the job row still belongs to ``claim``, without locking it.
+
+    This is the check for read-only transactions, which may not lock rows.
+    """
+    return _check_owned(session, claim, lock=False)
+
+
+def _check_owned(session: Session, claim: ClaimedJob, *, lock: bool) -> bool:
+    query = select(Job.status, Job.lease_owner, Job.fencing_token).where(Job.id == claim.id)
+    if lock:
+        query = query.with_for_update()
+    row = session.execute(query).one_or_none()
     return (
         row is not None
         and row.status == JobStatus.RUNNING.value
@@ -300,6 +311,26 @@ def finish_if_owned(session: Session, claim: ClaimedJob, **values: Any) -> None:
             Job.fencing_token == claim.fencing_token,
         )
         .values(lease_owner=None, lease_expires_at=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        raise StaleClaimError(claim.id)
+
+
+def extend_lease_if_owned(session: Session, claim: ClaimedJob, expires_at: datetime) -> None:
+    """Move the lease's expiry to ``expires_at`` if the job still belongs to ``claim``.
+
+    Raises StaleClaimError when it does not.
+    """
+    result = session.execute(
+        update(Job)
+        .where(
+            Job.id == claim.id,
+            Job.status == JobStatus.RUNNING.value,
+            Job.lease_owner == claim.owner,
+            Job.fencing_token == claim.fencing_token,
+        )
+        .values(lease_expires_at=expires_at)
         .execution_options(synchronize_session=False)
     )
     if getattr(result, "rowcount", 0) != 1:

@@ -7,6 +7,11 @@ still the ones from the claim, runs the handler, and marks the job done only
 through an UPDATE fenced on the same values. A worker whose lease was taken
 over therefore commits nothing: its handler's writes roll back with the
 transaction.
+
+A ``SendingHandler`` runs in three steps instead, so that no transaction is
+open while it waits on a mail server or webhook: a read-only prepare step
+that also checks the claim, the send with no transaction, and a record step
+in the fenced write transaction described above.
 """
 
 from __future__ import annotations
@@ -17,31 +22,38 @@ import random
 import socket
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
 
 from tocsin.engine import metrics
 from tocsin.engine.audit import Auditor
 from tocsin.engine.clock import Clock, FakeClock
-from tocsin.engine.jobs import Handler, JobContext, JobRegistry, JobStatus
+from tocsin.engine.jobs import Handler, JobContext, JobRegistry, JobStatus, SendingHandler
 from tocsin.engine.queue import (
     ClaimedJob,
     NotificationListener,
     StaleClaimError,
     add_wake_hook,
     claim_due,
+    extend_lease_if_owned,
     finish_if_owned,
+    is_owned,
     lock_if_owned,
     next_due_at,
     release_claims,
     remove_wake_hook,
 )
+from tocsin.engine.send_locks import SendLocks
 from tocsin.store.database import Database
 
 if TYPE_CHECKING:
     from tocsin.config import Settings
 
-__all__ = ["Engine", "Handler", "JobContext", "JobRegistry", "retry_delay"]
+__all__ = ["Engine", "Handler", "JobContext", "JobRegistry", "SendingHandler", "retry_delay"]
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +121,7 @@ class Engine:
         default_name = f"{socket.gethostname()[:64]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.name = name or default_name
         self.auditor = Auditor(database, clock, overdue_seconds=overdue_seconds or 60.0)
+        self.send_locks = SendLocks(database)
         self.listener: NotificationListener | None = None
         self._stopping = threading.Event()
         self._wakeups: list[threading.Event] = []
@@ -160,8 +173,11 @@ class Engine:
                 # because the handler crashed its process every time.
                 error = f"claimed {claim.attempts - 1} times without finishing"
                 outcome = self._record_failure(claim, error, give_up=True)
-            else:
+            elif callable(handler):
                 self._run_handler(claim, handler)
+                outcome = "done"
+            else:
+                self._run_sending_handler(claim, handler)
                 outcome = "done"
         except StaleClaimError:
             logger.info(
@@ -179,26 +195,104 @@ class Engine:
         metrics.JOBS_FINISHED.labels(claim.kind, outcome).inc()
         return outcome
 
+    def _context(self, session: Session, claim: ClaimedJob, *, read_only: bool) -> JobContext:
+        return JobContext(
+            session=session,
+            job_id=claim.id,
+            kind=claim.kind,
+            payload=claim.payload,
+            account_id=claim.account_id,
+            attempt=claim.attempts,
+            fencing_token=claim.fencing_token,
+            clock=self.clock,
+            read_only=read_only,
+        )
+
     def _run_handler(self, claim: ClaimedJob, handler: Handler) -> None:
         """Run the handler and mark the job done in one transaction fenced by the claim."""
         with self.database.session() as session:
             if not lock_if_owned(session, claim):
                 raise StaleClaimError(claim.id)
-            context = JobContext(
-                session=session,
-                job_id=claim.id,
-                kind=claim.kind,
-                payload=claim.payload,
-                account_id=claim.account_id,
-                attempt=claim.attempts,
-                fencing_token=claim.fencing_token,
-                clock=self.clock,
-            )
-            handler(context)
-            now = self.clock.now()
-            finish_if_owned(
-                session, claim, status=JobStatus.DONE.value, finished_at=now, updated_at=now
-            )
+            handler(self._context(session, claim, read_only=False))
+            self._finish(session, claim)
+
+    def _run_sending_handler(self, claim: ClaimedJob, handler: SendingHandler[Any, Any]) -> None:
+        """Prepare in a read-only transaction, send with none open, then record fenced.
+
+        Raises StaleClaimError when the claim is lost before the send or before
+        the record step.
+        """
+        intent = self._prepare(claim, handler)
+        exclusive_key = None if intent is None else handler.exclusive_key(intent)
+        if exclusive_key is None:
+            self._send_and_record(claim, handler, intent)
+            return
+        with self.send_locks.hold(exclusive_key):
+            # Another job with the same key may have sent and recorded while
+            # this one waited, so the decision is made again under the lock.
+            intent = self._prepare(claim, handler)
+            self._send_and_record(claim, handler, intent)
+
+    def _prepare(self, claim: ClaimedJob, handler: SendingHandler[Any, Any]) -> Any:
+        with self._read_only_session() as session:
+            if not is_owned(session, claim):
+                raise StaleClaimError(claim.id)
+            return handler.prepare(self._context(session, claim, read_only=True))
+
+    def _send_and_record(
+        self, claim: ClaimedJob, handler: SendingHandler[Any, Any], intent: Any
+    ) -> None:
+        outcome = None
+        if intent is not None:
+            # A short write transaction, so the lease outlasts the send.
+            seconds = self.lease_seconds + handler.send_timeout_seconds
+            with self.database.session() as session:
+                extend_lease_if_owned(session, claim, self.clock.now() + timedelta(seconds=seconds))
+            outcome = handler.send(intent)
+        with self.database.session() as session:
+            if not lock_if_owned(session, claim):
+                if intent is not None:
+                    logger.info(
+                        "job %s (%s) sent its message, but its claim was taken over before "
+                        "the send was recorded, so the new owner sends it again with the "
+                        "same idempotency key",
+                        claim.id,
+                        claim.kind,
+                    )
+                raise StaleClaimError(claim.id)
+            handler.record(self._context(session, claim, read_only=False), intent, outcome)
+            self._finish(session, claim)
+
+    def _finish(self, session: Session, claim: ClaimedJob) -> None:
+        now = self.clock.now()
+        finish_if_owned(
+            session, claim, status=JobStatus.DONE.value, finished_at=now, updated_at=now
+        )
+
+    @contextmanager
+    def _read_only_session(self) -> Iterator[Session]:
+        """Yield a session whose transaction takes no write lock and rejects writes.
+
+        SQLite runs it as BEGIN DEFERRED with ``query_only`` set on the
+        connection for its duration, PostgreSQL as a READ ONLY transaction.
+        """
+        with self.database.read() as connection:
+            if self.database.is_postgresql:
+                connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+                with Session(bind=connection) as session:
+                    yield session
+                return
+            connection.exec_driver_sql("PRAGMA query_only = ON")
+            try:
+                with Session(bind=connection) as session:
+                    yield session
+            finally:
+                try:
+                    connection.exec_driver_sql("PRAGMA query_only = OFF")
+                except Exception:
+                    # A pooled connection must never stay read-only.
+                    connection.invalidate()
+                    raise
 
     def _record_failure(
         self,

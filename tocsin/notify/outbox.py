@@ -16,10 +16,11 @@ class OutboxProvider:
     """Writes messages to ``contacts_outbox`` in the caller's transaction."""
 
     name = "outbox"
+    DESCRIPTION = "written to the development outbox"
 
     def send(self, session: Session, message: OutgoingMessage, now: datetime) -> str:
         write_outbox(session, message, now)
-        return "written to the development outbox"
+        return self.DESCRIPTION
 
 
 def write_outbox(session: Session, message: OutgoingMessage, now: datetime) -> None:

@@ -7,6 +7,11 @@ endpoint, ``outbox:`` writes the development outbox, and any other scheme is
 an apprise URL. Whatever no provider is configured for is written to the
 development outbox (``contacts_outbox``) in the caller's transaction, where
 operators and tests read it.
+
+``send_message`` sends inside the caller's transaction. ``send_detached``
+sends with no transaction, for job handlers that must not hold one open
+during network I/O, and returns the outbox write for the caller's next
+transaction.
 """
 
 from __future__ import annotations
@@ -37,8 +42,11 @@ __all__ = [
     "Provider",
     "ProviderSettingError",
     "Providers",
+    "SentMessage",
     "check_settings",
+    "expected_send_seconds",
     "providers_for",
+    "send_detached",
     "send_message",
     "write_outbox",
 ]
@@ -148,6 +156,29 @@ def check_settings(settings: Settings) -> None:
     providers_for(settings)
 
 
+@dataclass(frozen=True)
+class SentMessage:
+    """Result of ``send_detached``: where the message went, and any outbox write still owed."""
+
+    where: str
+    # The message to write to the development outbox, when the outbox provider took it.
+    outbox_message: OutgoingMessage | None = None
+
+    def write_outbox(self, session: Session, now: datetime) -> None:
+        """Write the owed outbox row, if any, in ``session``'s transaction."""
+        if self.outbox_message is not None:
+            write_outbox(session, self.outbox_message, now)
+
+
+def expected_send_seconds(settings: Settings) -> float:
+    """Return how long one send through the configured providers is expected to take.
+
+    NOTE: ``delivery_timeout_seconds`` bounds each wait on the server, not the
+    whole send, so an SMTP exchange of several slow replies can take longer.
+    """
+    return settings.delivery_timeout_seconds
+
+
 def send_message(
     session: Session, settings: Settings, message: OutgoingMessage, now: datetime
 ) -> str:
@@ -157,12 +188,35 @@ def send_message(
     reached; its ``permanent`` attribute is true when a retry cannot succeed.
     An outbox write joins ``session``'s transaction.
     """
+    sent = send_detached(settings, message, now)
+    sent.write_outbox(session, now)
+    return sent.where
+
+
+def send_detached(settings: Settings, message: OutgoingMessage, now: datetime) -> SentMessage:
+    """Send ``message`` with no database transaction and return the result.
+
+    The outbox provider writes nothing here: the returned ``SentMessage``
+    carries the message, and the caller writes it with
+    ``SentMessage.write_outbox`` in the transaction that records the send.
+    Raises DeliveryFailed like ``send_message``.
+    """
     try:
         provider = providers_for(settings).for_channel_type(message.channel_type)
     except ProviderSettingError as error:
         raise DeliveryFailed(str(error), permanent=True) from error
+    if isinstance(provider, OutboxProvider):
+        logger.info(
+            "outbox provider took message %s to contact channel %s",
+            message.key,
+            message.channel_arn,
+        )
+        return SentMessage(OutboxProvider.DESCRIPTION, outbox_message=message)
     try:
-        where = provider.send(session, message, now)
+        # Providers other than the outbox do not use the session. An unbound
+        # one makes any database use fail instead of opening a transaction.
+        with Session() as unbound:
+            where = provider.send(unbound, message, now)
     except DeliveryFailed as error:
         logger.warning(
             "%s provider failed to send message %s to contact channel %s (%s): %s",
@@ -179,4 +233,4 @@ def send_message(
         message.key,
         message.channel_arn,
     )
-    return where
+    return SentMessage(where)

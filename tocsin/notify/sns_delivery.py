@@ -6,6 +6,10 @@ the topic's or subscription's delivery policy for HTTP and HTTPS, and
 ``EMAIL_RETRY_POLICY`` for email. When the policy has no retry left, the
 delivery is marked failed and the give-up is logged. Every attempt sends the
 same MessageId, Timestamp and Signature.
+
+The job is a ``SendingHandler``: it builds and signs the message in a
+read-only transaction, sends it with no transaction open, and records the
+result in the job's write transaction.
 """
 
 from __future__ import annotations
@@ -13,20 +17,27 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tocsin import __version__
 from tocsin.config import Settings
 from tocsin.engine.jobs import JobContext, JobRegistry
+from tocsin.engine.queue import enqueue
 from tocsin.iam.crypto import SecretBox
 from tocsin.notify import delivery_policy, signing
 from tocsin.notify.base import DeliveryFailed, OutgoingMessage, tls_context
-from tocsin.notify.providers import CA_FILE_SETTING, providers_for
+from tocsin.notify.providers import (
+    CA_FILE_SETTING,
+    SentMessage,
+    expected_send_seconds,
+    send_detached,
+)
 from tocsin.notify.publishing import (
     DELIVERED,
     DELIVERY_JOB,
@@ -35,7 +46,7 @@ from tocsin.notify.publishing import (
     PENDING,
     schedule_attempt,
 )
-from tocsin.notify.sns_models import SnsDelivery, SnsSubscription, SnsTopic
+from tocsin.notify.sns_models import SnsDelivery, SnsSigningKey, SnsSubscription, SnsTopic
 from tocsin.notify.subscriptions import HTTP_PROTOCOLS, token_digest, unsubscribe_token
 
 logger = logging.getLogger(__name__)
@@ -131,8 +142,6 @@ class Sender:
             headers["x-amz-sns-subscription-arn"] = delivery.subscription_arn
         if delivery.raw:
             headers["x-amz-sns-rawdelivery"] = "true"
-        # NOTE: the POST runs inside the job's transaction, so on SQLite a slow
-        # endpoint holds the database write lock for up to the HTTP timeout.
         try:
             response = self.client.post(delivery.endpoint, content=body.encode(), headers=headers)
         except httpx.TimeoutException as error:
@@ -149,14 +158,9 @@ class Sender:
                 f"endpoint returned HTTP {response.status_code}" + (f": {quoted}" if quoted else "")
             )
 
-    def email(
-        self,
-        session: Session,
-        job: JobContext,
-        delivery: SnsDelivery,
-        message: dict[str, Any],
-        topic: SnsTopic,
-    ) -> str:
+    def email_message(
+        self, delivery: SnsDelivery, message: dict[str, Any], topic: SnsTopic
+    ) -> OutgoingMessage:
         if delivery.protocol == "email-json":
             body = json.dumps(message, indent=2, ensure_ascii=False) + "\n"
         elif delivery.message_type == "Notification":
@@ -175,7 +179,7 @@ class Sender:
             subject = str(message.get("Subject") or topic.display_name or DEFAULT_EMAIL_SUBJECT)
         else:
             subject = CONFIRMATION_SUBJECT
-        outgoing = OutgoingMessage(
+        return OutgoingMessage(
             channel_type="EMAIL",
             address=delivery.endpoint,
             subject=subject,
@@ -184,8 +188,6 @@ class Sender:
             account_id=delivery.account_id,
             channel_arn=delivery.subscription_arn,
         )
-        provider = providers_for(self.settings).for_channel_type("EMAIL")
-        return provider.send(session, outgoing, job.clock.now())
 
 
 def _retry_policy(
@@ -223,42 +225,108 @@ def register(jobs: JobRegistry, settings: Settings, box: SecretBox) -> None:
         follow_redirects=False,
         headers={"User-Agent": f"tocsin/{__version__} (Amazon Simple Notification Service Agent)"},
     )
-    sender = Sender(settings, box, client)
+    jobs.register_sending(DELIVERY_JOB, DeliveryHandler(Sender(settings, box, client)))
 
-    def deliver(job: JobContext) -> None:
+
+@dataclass(frozen=True)
+class DeliveryAttempt:
+    """One attempt of a delivery, built in the prepare step of the delivery job."""
+
+    # Detached copy of the delivery row as the prepare step read it.
+    delivery: SnsDelivery
+    attempt: int
+    policy: delivery_policy.EndpointPolicy
+    # The signed message, sent as JSON to HTTP and HTTPS endpoints.
+    message: dict[str, Any]
+    # The email built from ``message`` for email and email-json endpoints.
+    email: OutgoingMessage | None
+    now: datetime
+
+
+DeliveryOutcome = SentMessage | DeliveryFailed | None
+
+
+@dataclass(frozen=True)
+class DeliveryHandler:
+    """The delivery job: sign in a read-only transaction, send, then record the result."""
+
+    sender: Sender
+
+    def exclusive_key(self, intent: object) -> None:
+        return None
+
+    @property
+    def send_timeout_seconds(self) -> float:
+        return expected_send_seconds(self.sender.settings)
+
+    def prepare(self, job: JobContext) -> DeliveryAttempt | None:
+        """Return the attempt to send, or None when there is nothing to send now.
+
+        None covers a delivery that is finished or should be dropped, and a
+        server with no signing key yet; ``record`` handles each of them.
+        """
         session = job.session
         attempt = int(job.payload["attempt"])
         delivery = session.get(SnsDelivery, job.payload["delivery_id"])
         if delivery is None or delivery.status != PENDING or delivery.attempts >= attempt:
-            return
+            return None
         topic = session.get(SnsTopic, delivery.topic_arn)
         subscription = session.get(SnsSubscription, delivery.subscription_arn)
-        now = job.clock.now()
-        if topic is None or not _should_deliver(box, delivery, subscription):
-            delivery.status = DROPPED
-            delivery.finished_at = now
-            logger.info(
-                "dropped %s %s for %s: the topic or subscription is gone, or a newer "
-                "confirmation replaced it",
-                delivery.message_type,
-                delivery.message_id,
-                delivery.subscription_arn,
-            )
+        if topic is None or not _should_deliver(self.sender.box, delivery, subscription):
+            return None
+        if session.scalar(select(SnsSigningKey.key_id).limit(1)) is None:
+            # Making the key is a write, which the record step does.
+            return None
+        message = self.sender.signed_message(session, job, delivery, topic.signature_version)
+        email = None
+        if delivery.protocol not in HTTP_PROTOCOLS:
+            email = self.sender.email_message(delivery, message, topic)
+        return DeliveryAttempt(
+            delivery=delivery,
+            attempt=attempt,
+            policy=_retry_policy(delivery, topic, subscription),
+            message=message,
+            email=email,
+            now=job.clock.now(),
+        )
+
+    def send(self, intent: DeliveryAttempt) -> DeliveryOutcome:
+        try:
+            if intent.email is not None:
+                return send_detached(self.sender.settings, intent.email, intent.now)
+            self.sender.post(intent.delivery, intent.message, intent.policy.content_type)
+        except DeliveryFailed as error:
+            return error
+        return None
+
+    def record(
+        self, job: JobContext, intent: DeliveryAttempt | None, outcome: DeliveryOutcome
+    ) -> None:
+        session = job.session
+        attempt = int(job.payload["attempt"])
+        delivery = session.get(SnsDelivery, job.payload["delivery_id"])
+        if delivery is None or delivery.status != PENDING or delivery.attempts >= attempt:
+            if intent is not None:
+                logger.info(
+                    "attempt %d of %s to %s was recorded by another job, so this one records "
+                    "nothing",
+                    attempt,
+                    intent.delivery.message_id,
+                    intent.delivery.subscription_arn,
+                )
+            return
+        if intent is None:
+            self._record_unsent(job, delivery, attempt)
             return
 
         delivery.attempts = attempt
-        policy = _retry_policy(delivery, topic, subscription)
-        try:
-            message = sender.signed_message(session, job, delivery, topic.signature_version)
-            if delivery.protocol in HTTP_PROTOCOLS:
-                sender.post(delivery, message, policy.content_type)
-            else:
-                sender.email(session, job, delivery, message, topic)
-        except DeliveryFailed as error:
-            _record_failure(job, delivery, policy, attempt, error)
+        if isinstance(outcome, DeliveryFailed):
+            _record_failure(job, delivery, intent.policy, attempt, outcome)
             return
+        if isinstance(outcome, SentMessage):
+            outcome.write_outbox(session, job.clock.now())
         delivery.status = DELIVERED
-        delivery.finished_at = now
+        delivery.finished_at = job.clock.now()
         delivery.last_error = None
         logger.info(
             "delivered %s %s to %s on attempt %d",
@@ -268,7 +336,45 @@ def register(jobs: JobRegistry, settings: Settings, box: SecretBox) -> None:
             attempt,
         )
 
-    jobs.register(DELIVERY_JOB, deliver)
+    def _record_unsent(self, job: JobContext, delivery: SnsDelivery, attempt: int) -> None:
+        """Drop a delivery that has lost its purpose, or run the attempt again in a new job.
+
+        The prepare step sent nothing either because the delivery should be
+        dropped or because no signing key existed. The state may have changed
+        since, so the decision is made again here. A new job runs the attempt
+        once the key exists.
+        """
+        session = job.session
+        topic = session.get(SnsTopic, delivery.topic_arn)
+        subscription = session.get(SnsSubscription, delivery.subscription_arn)
+        if topic is None or not _should_deliver(self.sender.box, delivery, subscription):
+            delivery.status = DROPPED
+            delivery.finished_at = job.clock.now()
+            logger.info(
+                "dropped %s %s for %s: the topic or subscription is gone, or a newer "
+                "confirmation replaced it",
+                delivery.message_type,
+                delivery.message_id,
+                delivery.subscription_arn,
+            )
+            return
+        signing.current_key(session, job.clock, self.sender.box)
+        enqueue(
+            session,
+            job.clock,
+            DELIVERY_JOB,
+            {"delivery_id": delivery.id, "attempt": attempt},
+            key=f"sns-delivery:{delivery.id}:{attempt}:after-job-{job.job_id}",
+            account_id=delivery.account_id,
+        )
+        logger.info(
+            "job %s made ready to send %s %s to %s and enqueued attempt %d again",
+            job.job_id,
+            delivery.message_type,
+            delivery.message_id,
+            delivery.subscription_arn,
+            attempt,
+        )
 
 
 def _record_failure(
