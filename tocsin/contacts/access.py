@@ -2,7 +2,7 @@
 
 An account may read its own contacts. A contact of another account is
 visible only when the contact's resource policy or a RAM resource share
-allows the caller one of the consumer actions; every other caller gets
+allows the caller one of the consumer actions. Every other caller gets
 ResourceNotFoundException, so the contact's existence does not leak.
 Consumers may only use and view a contact: owner actions from another
 account get AccessDeniedException.

@@ -6,8 +6,8 @@ start run in the StartEngagement transaction; each later stage is a
 ``STAGE_JOB`` row due at its start time. A personal contact or an on-call
 schedule engaged directly gets its pages at once.
 
-Row locks are taken in one order everywhere, so that requests and job
-handlers never wait on each other in a cycle. Job rows come first, because a
+Row locks in this package follow one order, so that requests and job
+handlers do not wait on each other in a cycle. Job rows come first, because a
 worker locks its job before its handler runs and ``cancel`` locks the jobs it
 cancels (escalation stages before page sends). Pages come next, and the
 engagement last.

@@ -403,7 +403,7 @@ def combined_message_text(
     """Return the subject and body of one message that covers several pages of an engagement.
 
     ``pages`` contains (paged contact's alias, accept code, acknowledgement link)
-    for each page. The body says how many pages the message covers and gives
+    for each page. The body states how many pages the message covers and gives
     each page's accept code and link, so each page is acknowledged on its own.
     """
     subject, content = _subject_and_content(engagement, channel_type)

@@ -71,8 +71,8 @@ class SnsDelivery(Base):
 
     ``status`` is pending until the endpoint accepts the message (delivered),
     the retry policy is used up (failed), or the subscription disappears
-    (dropped). ``fields`` holds the message fields that are signed; a retry
-    sends the same fields, so the same MessageId and Timestamp.
+    (dropped). ``fields`` contains the message fields that are signed. A
+    retry sends the same fields, so the same MessageId and Timestamp.
     """
 
     __tablename__ = "sns_deliveries"

@@ -1,8 +1,8 @@
-"""Invitations of accounts to resource shares, and their answers.
+"""Invitations of accounts to resource shares, and the responses to them.
 
 An account outside the owner's organization, or inside it before the
 organization enabled sharing, gets access only after it accepts an
-invitation. Invitations expire 7 days after they are sent; the expiry is
+invitation. Invitations expire 7 days after they are sent. The expiry is
 applied when an invitation is read, so no job has to run for it.
 """
 
