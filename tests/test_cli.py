@@ -329,3 +329,47 @@ def test_serve_refuses_wrong_secret_key(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "does not decrypt the secrets stored" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- backup -----------------------------------------------------------------
+
+
+def test_backup_restores_working_home(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    account = create_account("--home", str(home), "--name", "operators")
+    copy = tmp_path / "copy"
+    with serve(tmp_path, "--home", str(home)) as running:
+        iam = running.client("iam", account["AccessKeyId"], account["SecretAccessKey"])
+        iam.create_user(UserName="before-backup")
+        result = run_tocsin("backup", str(copy), "--home", str(home))
+        assert result.returncode == 0, result.stderr
+        iam.create_user(UserName="after-backup")
+    assert sorted(path.name for path in copy.iterdir()) == ["secret.key", "tocsin.db"]
+
+    with serve(tmp_path, "--home", str(copy), name="restored") as restored:
+        iam = restored.client("iam", account["AccessKeyId"], account["SecretAccessKey"])
+        users = {user["UserName"] for user in iam.list_users()["Users"]}
+    assert "before-backup" in users
+    assert "after-backup" not in users
+
+
+def test_backup_rejects_bad_targets(tmp_path: Path) -> None:
+    missing = run_tocsin("backup", str(tmp_path / "copy"), "--home", str(tmp_path / "nothing"))
+    assert missing.returncode == 1
+    assert "no Tocsin database at" in missing.stderr
+
+    home = tmp_path / "home"
+    create_account("--home", str(home))
+    occupied = tmp_path / "occupied"
+    occupied.mkdir()
+    (occupied / "notes.txt").write_text("keep me")
+    result = run_tocsin("backup", str(occupied), "--home", str(home))
+    assert result.returncode == 1
+    assert "is not empty" in result.stderr
+    assert (occupied / "notes.txt").read_text() == "keep me"
+
+    postgres = run_tocsin(
+        "backup", str(tmp_path / "pg"), env={"TOCSIN_DATABASE_URL": "postgresql://x@127.0.0.1/y"}
+    )
+    assert postgres.returncode == 1
+    assert "pg_dump" in postgres.stderr

@@ -19,3 +19,15 @@ def test_operations_table_is_current() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_settings_table_is_current() -> None:
+    result = subprocess.run(
+        [sys.executable, "scripts/settings_table.py", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr

@@ -10,6 +10,7 @@ import signal
 import socket
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -150,6 +151,37 @@ def serve(host: str | None, port: int | None, database_url: str | None, home: st
 
 def _ignore_signal(_signal: int, _frame: FrameType | None) -> None:
     return
+
+
+@main.command("backup")
+@click.argument("destination", type=click.Path(file_okay=False, path_type=Path))
+@home_option
+def backup(destination: Path, home: str | None) -> None:
+    """Copy the embedded database and the key file into the new folder DESTINATION.
+
+    The copy is consistent while a server runs. To restore, stop the server
+    and copy both files back into the home folder. A PostgreSQL database is
+    backed up with pg_dump instead, together with the key.
+    """
+    from tocsin.iam.crypto import KEY_FILE_NAME
+    from tocsin.store.backup import BackupError, back_up
+
+    settings = _settings(home=home)
+    if settings.database_url:
+        raise click.ClickException(
+            "TOCSIN_DATABASE_URL is set: back up that database with its own tools, such as "
+            "pg_dump, and keep the secret key with it."
+        )
+    key = None if settings.secret_key else settings.home / KEY_FILE_NAME
+    try:
+        written = back_up(settings.embedded_database_path, key, destination)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Wrote {written.database}", err=True)
+    if written.key is not None:
+        click.echo(f"Wrote {written.key}", err=True)
+    else:
+        click.echo("The secret key comes from TOCSIN_SECRET_KEY: keep it with the copy.", err=True)
 
 
 @main.group()
