@@ -106,9 +106,20 @@ def main() -> None:
 @main.command(epilog="Settings, also read from the environment:\n\n" + settings_help())
 @click.option("--host", default=None, help="Address to listen on (TOCSIN_HOST, 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="TCP port to listen on (TOCSIN_PORT, 4590).")
+@click.option(
+    "--example",
+    is_flag=True,
+    help=(
+        "On the first start of an empty database, create a ready example: an organization of "
+        "three accounts with contacts, an on-call schedule and a shared response plan. "
+        "Profiles for the AWS CLI and boto3 go to HOME/aws-config."
+    ),
+)
 @database_option
 @home_option
-def serve(host: str | None, port: int | None, database_url: str | None, home: str | None) -> None:
+def serve(
+    host: str | None, port: int | None, example: bool, database_url: str | None, home: str | None
+) -> None:
     """Serve every AWS API, the health check and the metrics on one HTTP endpoint."""
     import uvicorn
 
@@ -124,7 +135,9 @@ def serve(host: str | None, port: int | None, database_url: str | None, home: st
     url = f"http://{settings.host}:{settings.port}"
     database = runtime.database.url.render_as_string(hide_password=True)
     click.echo(f"Tocsin {__version__} serving at {url} (database: {database})", err=True)
-    if accounts == 0:
+    if example:
+        _start_example(runtime, settings, accounts)
+    elif accounts == 0:
         click.echo(
             "No accounts yet. Create one with `tocsin account create` (same --home or "
             "--database-url), then point boto3 or the AWS CLI at "
@@ -147,6 +160,74 @@ def serve(host: str | None, port: int | None, database_url: str | None, home: st
     )
     runtime.database.dispose()
     click.echo("Tocsin stopped", err=True)
+
+
+def _start_example(runtime: Runtime, settings: Settings, accounts: int) -> None:
+    """Create the example's accounts now and the rest from a thread once the server answers."""
+    import threading
+
+    from tocsin import example as example_module
+
+    profiles = settings.home / example_module.PROFILE_FILE
+    marker = settings.home / example_module.MARKER_FILE
+    if accounts > 0:
+        if marker.exists():
+            click.echo(_example_usage(profiles), err=True)
+        else:
+            click.echo("--example: the database has accounts already, so no example.", err=True)
+        return
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    endpoint = f"http://{host}:{settings.port}"
+    created = example_module.Example(
+        endpoint, example_module.REGION, example_module.create_accounts(runtime)
+    )
+
+    def build() -> None:
+        if not _wait_until_healthy(endpoint):
+            click.echo(f"--example: the server did not answer at {endpoint}", err=True)
+            return
+        try:
+            example_module.build(created, example_module.outbox_reader(runtime))
+        except example_module.ExampleError as exc:
+            logger.error("the example is incomplete: %s", exc)
+            click.echo(f"--example: {exc}", err=True)
+            return
+        example_module.write_profiles(profiles, created)
+        example_module.write_marker(marker, created)
+        click.echo(_example_summary(created) + "\n" + _example_usage(profiles), err=True)
+
+    threading.Thread(target=build, name="tocsin-example", daemon=True).start()
+
+
+def _wait_until_healthy(endpoint: str, seconds: float = 30.0) -> bool:
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(endpoint + "/healthz", timeout=1).status_code == 200:
+                return True
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def _example_summary(created: Any) -> str:
+    lines = ["Example ready:"]
+    for account in created.accounts:
+        lines.append(f"  {account.profile:18} {account.name:14} account {account.account_id}")
+    lines.append(f"  response plan {created.resources['ResponsePlan']}")
+    return "\n".join(lines)
+
+
+def _example_usage(profiles: Path) -> str:
+    return (
+        f"Use the example's accounts with: export AWS_CONFIG_FILE={profiles}\n"
+        "  then for example: aws --profile tocsin-app1 ssm-incidents list-response-plans"
+    )
 
 
 def _ignore_signal(_signal: int, _frame: FrameType | None) -> None:

@@ -1,0 +1,80 @@
+"""The ready example of ``tocsin serve --example``, used as the README shows a new user."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+
+from tests.test_cli import serve
+
+AWS = Path(sys.executable).with_name("aws")
+EXAMPLE_SECONDS = 60.0
+
+
+def wait_for_profiles(home: Path, log: Path) -> Path:
+    profiles = home / "aws-config"
+    deadline = time.monotonic() + EXAMPLE_SECONDS
+    while time.monotonic() < deadline:
+        if (home / "example.json").exists():
+            return profiles
+        if "--example:" in log.read_text(errors="replace"):
+            break
+        time.sleep(0.2)
+    pytest.fail(f"the example was not created:\n{log.read_text(errors='replace')}")
+
+
+def test_example_shares_plan_across_accounts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    with serve(tmp_path, "--home", str(home), "--example") as running:
+        profiles = wait_for_profiles(home, running.log)
+        monkeypatch.setenv("AWS_CONFIG_FILE", str(profiles))
+        monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
+        monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
+        management = boto3.Session(profile_name="tocsin-management")
+        application = boto3.Session(profile_name="tocsin-app1")
+
+        plans = application.client("ssm-incidents").list_response_plans()
+        (plan,) = plans["responsePlanSummaries"]
+        started = application.client("ssm-incidents").start_incident(
+            responsePlanArn=plan["arn"], title="disk full"
+        )
+        incident_arn = started["incidentRecordArn"]
+        owner = management.client("sts").get_caller_identity()["Account"]
+        assert f"::{owner}:incident-record/" in incident_arn
+
+        incidents = management.client("ssm-incidents").list_incident_records()
+        assert [item["arn"] for item in incidents["incidentRecordSummaries"]] == [incident_arn]
+        engagements = management.client("ssm-contacts").list_engagements()["Engagements"]
+        assert [item["IncidentId"] for item in engagements] == [incident_arn]
+
+        cli = subprocess.run(
+            [str(AWS), "--profile", "tocsin-app1", "ssm-incidents", "list-incident-records"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "AWS_CONFIG_FILE": str(profiles)},
+            check=False,
+        )
+        assert cli.returncode == 0, cli.stderr
+        summaries = json.loads(cli.stdout)["incidentRecordSummaries"]
+        assert [item["arn"] for item in summaries] == [incident_arn]
+        assert summaries[0]["title"] == "disk full"
+
+    marker = json.loads((home / "example.json").read_text())
+    assert "secret_access_key" not in json.dumps(marker)
+    assert oct(profiles.stat().st_mode & 0o777) == "0o600"
+
+    with serve(tmp_path, "--home", str(home), "--example", name="again") as running:
+        time.sleep(0.5)
+        log = running.stderr()
+    assert "export AWS_CONFIG_FILE=" in log
+    assert "Example ready" not in log

@@ -1,0 +1,396 @@
+"""The ready example that ``tocsin serve --example`` creates on a server's first start.
+
+A management account and two application accounts form an organization.
+The management account owns a replication set, two responders with email
+channels (delivered to the development outbox), an on-call rotation and its
+schedule, an escalation plan, a runbook and a response plan. It shares the
+plan and the contacts with the organization through RAM.
+
+Only the accounts are created directly in the database. Everything else goes
+through the server's own API with each account's keys, as a user would do
+it, so the example exercises the same paths as any client.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import botocore.session
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from tocsin.app import Runtime
+
+logger = logging.getLogger(__name__)
+
+REGION = "us-east-1"
+PROFILE_FILE = "aws-config"
+MARKER_FILE = "example.json"
+CODE_PATTERN = re.compile(r"\b(\d{6})\b")
+CODE_WAIT_SECONDS = 30.0
+ACTIVE_WAIT_SECONDS = 30.0
+
+# Roles of the example's accounts: (profile name, account name).
+ACCOUNTS = (
+    ("tocsin-management", "management"),
+    ("tocsin-app1", "application-1"),
+    ("tocsin-app2", "application-2"),
+)
+
+RUNBOOK = {
+    "schemaVersion": "0.3",
+    "description": "Record the incident and wait for a responder to look at it.",
+    "parameters": {
+        "IncidentRecordArn": {"type": "String", "description": "The incident that started this."}
+    },
+    "mainSteps": [
+        {
+            "name": "Triage",
+            "action": "aws:sleep",
+            "inputs": {"Duration": "PT1M"},
+            "isEnd": True,
+        }
+    ],
+}
+
+
+class ExampleError(Exception):
+    """A step of the example failed; the message names the step."""
+
+
+@dataclass(frozen=True)
+class ExampleAccount:
+    """One account of the example with its administrator's keys."""
+
+    profile: str
+    name: str
+    account_id: str
+    access_key_id: str
+    secret_access_key: str
+
+
+@dataclass
+class Example:
+    """The example's accounts and the ARNs of what it created, as in the marker file."""
+
+    endpoint: str
+    region: str
+    accounts: list[ExampleAccount]
+    resources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def management(self) -> ExampleAccount:
+        return self.accounts[0]
+
+    @property
+    def applications(self) -> list[ExampleAccount]:
+        return self.accounts[1:]
+
+
+def client(example: Example, account: ExampleAccount, service: str) -> Any:
+    """Return a botocore client of ``service`` acting as ``account``'s administrator."""
+    session = botocore.session.get_session()
+    return session.create_client(
+        service,
+        region_name=example.region,
+        endpoint_url=example.endpoint,
+        aws_access_key_id=account.access_key_id,
+        aws_secret_access_key=account.secret_access_key,
+        config=Config(retries={"max_attempts": 2, "mode": "standard"}),
+    )
+
+
+def build(example: Example, activation_code: Callable[[str], str]) -> None:
+    """Create the example's organization and preparation through the API.
+
+    ``activation_code`` returns the activation code sent to a contact
+    channel ARN, read from wherever the server delivered it.
+    """
+    _organization(example)
+    _replication_set(example)
+    _contacts(example, activation_code)
+    _response_plan(example)
+    _share(example)
+
+
+def _step(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    def decorate(function: Callable[..., None]) -> Callable[..., None]:
+        def run(*arguments: Any) -> None:
+            logger.info("example: %s", name)
+            try:
+                function(*arguments)
+            except ExampleError:
+                raise
+            except Exception as exc:
+                raise ExampleError(f"example step {name!r} failed: {exc}") from exc
+
+        return run
+
+    return decorate
+
+
+@_step("organization")
+def _organization(example: Example) -> None:
+    organizations = client(example, example.management, "organizations")
+    organization = organizations.create_organization(FeatureSet="ALL")["Organization"]
+    example.resources["OrganizationArn"] = organization["Arn"]
+    for account in example.applications:
+        handshake = organizations.invite_account_to_organization(
+            Target={"Id": account.account_id, "Type": "ACCOUNT"},
+            Notes="Join the example organization.",
+        )["Handshake"]
+        client(example, account, "organizations").accept_handshake(HandshakeId=handshake["Id"])
+    client(example, example.management, "ram").enable_sharing_with_aws_organization()
+
+
+@_step("replication set")
+def _replication_set(example: Example) -> None:
+    incidents = client(example, example.management, "ssm-incidents")
+    arn = incidents.create_replication_set(regions={example.region: {}})["arn"]
+    example.resources["ReplicationSetArn"] = arn
+    deadline = time.monotonic() + ACTIVE_WAIT_SECONDS
+    while incidents.get_replication_set(arn=arn)["replicationSet"]["status"] != "ACTIVE":
+        if time.monotonic() > deadline:
+            raise ExampleError(f"replication set {arn} did not become ACTIVE")
+        time.sleep(0.5)
+
+
+@_step("contacts")
+def _contacts(example: Example, activation_code: Callable[[str], str]) -> None:
+    contacts = client(example, example.management, "ssm-contacts")
+    responders = []
+    for alias, display_name in (("alice", "Alice Example"), ("bob", "Bob Example")):
+        contact_arn = contacts.create_contact(
+            Alias=alias, DisplayName=display_name, Type="PERSONAL", Plan={"Stages": []}
+        )["ContactArn"]
+        channel_arn = contacts.create_contact_channel(
+            ContactId=contact_arn,
+            Name=f"{alias}-email",
+            Type="EMAIL",
+            DeliveryAddress={"SimpleAddress": f"{alias}@example.com"},
+        )["ContactChannelArn"]
+        contacts.activate_contact_channel(
+            ContactChannelId=channel_arn, ActivationCode=activation_code(channel_arn)
+        )
+        contacts.update_contact(
+            ContactId=contact_arn,
+            Plan={
+                "Stages": [
+                    {
+                        "DurationInMinutes": 0,
+                        "Targets": [
+                            {
+                                "ChannelTargetInfo": {
+                                    "ContactChannelId": channel_arn,
+                                    "RetryIntervalInMinutes": 1,
+                                }
+                            }
+                        ],
+                    }
+                ]
+            },
+        )
+        example.resources[f"Contact:{alias}"] = contact_arn
+        responders.append(contact_arn)
+
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
+    rotation_arn = contacts.create_rotation(
+        Name="primary-rotation",
+        ContactIds=responders,
+        StartTime=start,
+        TimeZoneId="UTC",
+        Recurrence={
+            "NumberOfOnCalls": 1,
+            "RecurrenceMultiplier": 1,
+            "DailySettings": [{"HourOfDay": 9, "MinuteOfHour": 0}],
+        },
+    )["RotationArn"]
+    example.resources["Rotation"] = rotation_arn
+    schedule_arn = contacts.create_contact(
+        Alias="on-call",
+        DisplayName="Primary on-call",
+        Type="ONCALL_SCHEDULE",
+        Plan={"RotationIds": [rotation_arn]},
+    )["ContactArn"]
+    example.resources["Contact:on-call"] = schedule_arn
+    escalation_arn = contacts.create_contact(
+        Alias="escalation",
+        DisplayName="On-call responder then Bob",
+        Type="ESCALATION",
+        Plan={
+            "Stages": [
+                {
+                    "DurationInMinutes": 5,
+                    "Targets": [
+                        {"ContactTargetInfo": {"ContactId": schedule_arn, "IsEssential": True}}
+                    ],
+                },
+                {
+                    "DurationInMinutes": 5,
+                    "Targets": [
+                        {"ContactTargetInfo": {"ContactId": responders[1], "IsEssential": False}}
+                    ],
+                },
+            ]
+        },
+    )["ContactArn"]
+    example.resources["Contact:escalation"] = escalation_arn
+
+
+@_step("response plan")
+def _response_plan(example: Example) -> None:
+    management = example.management
+    iam = client(example, management, "iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ssm-incidents.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role_arn = iam.create_role(
+        RoleName="IncidentRunbookRole", AssumeRolePolicyDocument=json.dumps(trust)
+    )["Role"]["Arn"]
+    iam.put_role_policy(
+        RoleName="IncidentRunbookRole",
+        PolicyName="RunRunbooks",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "ssm:*", "Resource": "*"}],
+            }
+        ),
+    )
+    client(example, management, "ssm").create_document(
+        Name="Example-IncidentTriage",
+        DocumentType="Automation",
+        DocumentFormat="JSON",
+        Content=json.dumps(RUNBOOK),
+    )
+    topic_arn = client(example, management, "sns").create_topic(Name="incident-updates")["TopicArn"]
+    example.resources["NotificationTopic"] = topic_arn
+    plan_arn = client(example, management, "ssm-incidents").create_response_plan(
+        name="service-outage",
+        displayName="Service outage",
+        incidentTemplate={
+            "title": "Service outage",
+            "impact": 2,
+            "summary": "An application account's alarm reports that a service is down.",
+            "notificationTargets": [{"snsTopicArn": topic_arn}],
+        },
+        engagements=[example.resources["Contact:escalation"]],
+        actions=[
+            {
+                "ssmAutomation": {
+                    "roleArn": role_arn,
+                    "documentName": "Example-IncidentTriage",
+                    "targetAccount": "RESPONSE_PLAN_OWNER_ACCOUNT",
+                    "dynamicParameters": {"IncidentRecordArn": {"variable": "INCIDENT_RECORD_ARN"}},
+                }
+            }
+        ],
+    )["arn"]
+    example.resources["ResponsePlan"] = plan_arn
+
+
+@_step("resource share")
+def _share(example: Example) -> None:
+    shared = [
+        example.resources["ResponsePlan"],
+        *(arn for key, arn in example.resources.items() if key.startswith("Contact:")),
+    ]
+    share = client(example, example.management, "ram").create_resource_share(
+        name="incident-response",
+        resourceArns=shared,
+        principals=[example.resources["OrganizationArn"]],
+        allowExternalPrincipals=False,
+    )["resourceShare"]
+    example.resources["ResourceShare"] = share["resourceShareArn"]
+
+
+def write_profiles(path: Path, example: Example) -> None:
+    """Write an AWS config file with one named profile per account of the example."""
+    sections = []
+    for account in example.accounts:
+        sections.append(
+            f"[profile {account.profile}]\n"
+            f"region = {example.region}\n"
+            f"endpoint_url = {example.endpoint}\n"
+            f"aws_access_key_id = {account.access_key_id}\n"
+            f"aws_secret_access_key = {account.secret_access_key}\n"
+        )
+    path.write_text("\n".join(sections), encoding="utf-8")
+    path.chmod(0o600)
+
+
+def write_marker(path: Path, example: Example) -> None:
+    """Record what the example created, without secrets, so later starts can describe it."""
+    accounts = [
+        {key: value for key, value in asdict(account).items() if key != "secret_access_key"}
+        for account in example.accounts
+    ]
+    document = {
+        "endpoint": example.endpoint,
+        "region": example.region,
+        "accounts": accounts,
+        "resources": example.resources,
+    }
+    path.write_text(json.dumps(document, indent=2), encoding="utf-8")
+
+
+def code_from_message(body: str) -> str | None:
+    """Return the six-digit activation code in a message body, if there is one."""
+    found = CODE_PATTERN.search(body)
+    return found.group(1) if found else None
+
+
+def create_accounts(runtime: Runtime) -> list[ExampleAccount]:
+    """Create the example's three accounts in the database and return their keys."""
+    from tocsin.iam.accounts import create_account
+
+    accounts = []
+    with runtime.database.session() as session:
+        for profile, name in ACCOUNTS:
+            created = create_account(session, runtime.clock, runtime.secrets, name=name)
+            accounts.append(
+                ExampleAccount(
+                    profile,
+                    name,
+                    created.account_id,
+                    created.access_key_id,
+                    created.secret_access_key,
+                )
+            )
+    return accounts
+
+
+def outbox_reader(runtime: Runtime) -> Callable[[str], str]:
+    """Return a function that waits for a channel's activation code in the development outbox."""
+    from tocsin.notify.outbox import list_outbox
+
+    def activation_code(channel_arn: str) -> str:
+        deadline = time.monotonic() + CODE_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            with runtime.database.session() as session:
+                for message in list_outbox(session, channel_arn=channel_arn, limit=1):
+                    code = code_from_message(message.body)
+                    if code is not None:
+                        return code
+            time.sleep(0.2)
+        raise ExampleError(
+            f"no activation code for {channel_arn} reached the development outbox in "
+            f"{CODE_WAIT_SECONDS:.0f} s; the example needs TOCSIN_SMTP_URL unset"
+        )
+
+    return activation_code
