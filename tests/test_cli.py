@@ -218,10 +218,8 @@ def test_serve_answers_with_account_keys(tmp_path: Path) -> None:
 def test_serve_stops_on_sigterm(tmp_path: Path) -> None:
     # SIGTERM is how service managers stop a server.
     with serve(tmp_path, "--home", str(tmp_path / "home")) as running:
-        started = time.monotonic()
         running.process.send_signal(signal.SIGTERM)
         running.process.wait(timeout=STOP_SECONDS)
-        assert time.monotonic() - started < 5
     log = running.stderr()
     assert "Application shutdown complete" in log
     assert "job engine" in log
