@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import tocsin
-from tocsin import contacts, incidents, notify
+from tocsin import contacts, events, incidents, notify
 from tocsin.config import Settings
 from tocsin.engine import maintenance
 from tocsin.engine.clock import Clock, make_clock
@@ -91,6 +91,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     incidents.register(jobs)
     contacts.register(jobs, settings, secrets)
     notify.register(jobs, settings, secrets)
+    events.register(jobs, settings, secrets)
     return Runtime(
         settings=settings,
         clock=clock,
