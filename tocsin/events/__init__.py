@@ -1,4 +1,4 @@
-"""EventBridge: event buses, rules, targets and event patterns."""
+"""EventBridge and CloudWatch alarms: buses, rules, targets, event patterns and alarms."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ if TYPE_CHECKING:
 
 
 def register(registry: JobRegistry, settings: Settings, secrets: SecretBox) -> None:
-    """Register the job handlers of event delivery on ``registry``."""
-    from tocsin.events import delivery
+    """Register the job handlers of event delivery and alarm evaluation on ``registry``."""
+    from tocsin.events import alarm_evaluation, delivery
 
     delivery.register(registry)
+    alarm_evaluation.register(registry)
