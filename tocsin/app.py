@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import tocsin
-from tocsin import contacts, events, incidents, notify
+from tocsin import contacts, events, incidents, notify, runbooks
 from tocsin.config import Settings
 from tocsin.engine import maintenance
 from tocsin.engine.clock import Clock, make_clock
@@ -92,6 +92,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     contacts.register(jobs, settings, secrets)
     notify.register(jobs, settings, secrets)
     events.register(jobs, settings, secrets)
+    runbooks.register(jobs, settings, secrets)
     return Runtime(
         settings=settings,
         clock=clock,

@@ -148,6 +148,38 @@ class Settings(BaseSettings):
             "does Tocsin unless this is true."
         ),
     )
+    automation_script_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description=(
+            "Time an aws:executeScript step may run when it sets no timeoutSeconds, in seconds."
+        ),
+    )
+    automation_script_timeout_max_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description=(
+            "Upper bound on the run time of an aws:executeScript step, in seconds; a larger "
+            "timeoutSeconds is cut to it. AWS stops scripts after 600 seconds."
+        ),
+    )
+    automation_script_memory_mib: int = Field(
+        default=512,
+        ge=32,
+        description=(
+            "Address-space limit of the process that runs an aws:executeScript step, in MiB; "
+            "a script that needs more fails its step."
+        ),
+    )
+    automation_aws_endpoint_url: str | None = Field(
+        default=None,
+        pattern=r"^(https?://[^/\s]+\S*)?$",
+        description=(
+            "Endpoint that automation steps call for services and operations Tocsin does not "
+            "implement, such as EC2, for example a moto server at http://127.0.0.1:5000. "
+            "Empty means such steps fail with a message that names this setting."
+        ),
+    )
     log_level: str = Field(
         default="INFO",
         pattern=r"^(DEBUG|INFO|WARNING|ERROR)$",
