@@ -32,6 +32,7 @@ from tocsin.protocol.handlers import ServiceHandlers
 from tocsin.protocol.pagination import PageTokens
 from tocsin.store.database import Database
 from tocsin.web import all_routes
+from tocsin.web.bodies import read_body
 
 logger = logging.getLogger(__name__)
 
@@ -104,21 +105,6 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     )
 
 
-async def _read_body(request: Request, limit: int) -> bytes | None:
-    """Read the request body, or return None once it grows past ``limit`` bytes."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        return None
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def create_app(runtime: Runtime, *, run_engine: bool = True) -> Starlette:
     """Build the ASGI application: the AWS endpoint, health and metrics."""
     dispatcher = Dispatcher(runtime, runtime.handlers)
@@ -134,7 +120,7 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> Starlette:
         )
         try:
             async with asyncio.timeout(settings.body_timeout_seconds):
-                body = await _read_body(request, settings.max_body_bytes)
+                body = await read_body(request, settings.max_body_bytes)
         except ClientDisconnect:
             # The client is gone, so no response can be delivered; log the event and move on.
             logger.info("client %s disconnected while sending its request body", request.client)

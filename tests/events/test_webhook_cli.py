@@ -1,0 +1,153 @@
+"""``tocsin webhook create``, ``list`` and ``revoke`` run as subprocesses against a server.
+
+The commands only read and write registration rows, so one backend (SQLite)
+is enough here.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from tests.events.webhook_support import OWNER
+from tests.test_cli import clean_env, run_tocsin
+from tocsin.cli import main
+from tocsin.testing import RunningServer
+
+
+@pytest.fixture
+def server(sqlite_template: Path, tmp_path: Path) -> Iterator[RunningServer]:
+    """A running server on SQLite with the account OWNER."""
+    shutil.copyfile(sqlite_template, tmp_path / "tocsin.db")
+    url = f"sqlite:///{tmp_path / 'tocsin.db'}"
+    with RunningServer(tmp_path / "home", database_url=url) as running:
+        running.create_account(account_id=OWNER)
+        yield running
+
+
+def webhook(
+    server: RunningServer, *arguments: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``tocsin webhook`` on the server's database, with its address as the default URL."""
+    return run_tocsin(
+        "webhook",
+        *arguments,
+        "--database-url",
+        str(server.settings.effective_database_url),
+        "--home",
+        str(server.settings.home),
+        env={"TOCSIN_HOST": "127.0.0.1", "TOCSIN_PORT": str(server.port), **(env or {})},
+    )
+
+
+def table(output: str) -> list[list[str]]:
+    """Split ``webhook list`` output into rows of cells, without the header."""
+    lines = output.splitlines()
+    assert lines[0].split() == [
+        "WEBHOOK",
+        "ID",
+        "FORMAT",
+        "BUS",
+        "CREATED",
+        "LAST",
+        "USED",
+        "STATUS",
+    ]
+    return [line.split(maxsplit=5) for line in lines[1:]]
+
+
+def probe(url: str) -> int:
+    """POST a body that no format accepts: 400 shows the URL works, 404 that it does not."""
+    return httpx.post(url, content=b"[]", headers={"Content-Type": "application/json"}).status_code
+
+
+def invoke(server: RunningServer, *arguments: str, env: dict[str, str] | None = None) -> Any:
+    """Run ``tocsin webhook`` in this process through click's runner, faster than a subprocess."""
+    database = ["--database-url", server.settings.effective_database_url]
+    database += ["--home", str(server.settings.home)]
+    return CliRunner().invoke(main, ["webhook", *arguments, *database], env=clean_env(env))
+
+
+def test_webhook_create_list_revoke(server: RunningServer) -> None:
+    """The console script creates a URL that works; the other steps run in this process."""
+    created = webhook(server, "create", "--account", OWNER, "--format", "alertmanager")
+    assert created.returncode == 0, created.stderr
+    url = created.stdout.strip()
+    assert url.startswith(f"{server.url}/webhooks/")
+    assert len(url.rsplit("/", 1)[1]) == 43
+    assert "Created alertmanager webhook" in created.stderr
+    assert "to event bus default" in created.stderr
+    assert probe(url) == 400
+
+    public = invoke(
+        server,
+        "create",
+        "--account",
+        OWNER,
+        "--format",
+        "grafana",
+        "--bus",
+        "monitoring",
+        env={"TOCSIN_PUBLIC_URL": "https://tocsin.example/"},
+    )
+    assert public.exit_code == 0, public.output
+    assert public.stdout.startswith("https://tocsin.example/webhooks/")
+    second_url = public.stdout.splitlines()[0].replace("https://tocsin.example", server.url)
+
+    listed = invoke(server, "list", "--account", OWNER)
+    assert listed.exit_code == 0, listed.output
+    rows = table(listed.stdout)
+    assert [row[1:3] for row in rows] == [["alertmanager", "default"], ["grafana", "monitoring"]]
+    assert rows[0][3].endswith("Z")
+    assert rows[0][5] == "active"
+    assert rows[1][4:] == ["never", "active"]
+    assert url.rsplit("/", 1)[1] not in listed.stdout
+
+    revoked = invoke(server, "revoke", rows[0][0], "--account", OWNER)
+    assert revoked.exit_code == 0, revoked.output
+    assert revoked.stdout.strip() == f"Revoked webhook {rows[0][0]}."
+    assert probe(url) == 404
+    assert probe(second_url) == 400
+    after = table(invoke(server, "list", "--account", OWNER).stdout)
+    assert after[0][5].startswith("revoked ")
+    assert after[1][5] == "active"
+
+    again = invoke(server, "revoke", rows[0][0], "--account", OWNER)
+    assert again.exit_code == 1
+    assert f"Webhook {rows[0][0]} was already revoked at" in again.output
+
+
+def test_webhook_cli_rejections(server: RunningServer) -> None:
+
+    cases = [
+        (
+            ("create", "--account", "999999999999", "--format", "generic"),
+            "No account 999999999999 exists in the database.",
+        ),
+        (("create", "--account", "12345", "--format", "generic"), "is not a 12-digit account id"),
+        (("create", "--account", OWNER, "--format", "nagios"), "'nagios' is not one of"),
+        (
+            ("create", "--account", OWNER, "--format", "generic", "--bus", "bad bus"),
+            "Event bus name 'bad bus' is invalid",
+        ),
+        (
+            ("revoke", "0000", "--account", OWNER),
+            f"No webhook '0000' exists in account {OWNER}",
+        ),
+        (("list", "--account", "999999999999"), "No account 999999999999 exists"),
+    ]
+    for arguments, expected in cases:
+        result = invoke(server, *arguments)
+        assert result.exit_code != 0, arguments
+        assert expected in result.output, (arguments, result.output)
+
+    empty = invoke(server, "list", "--account", OWNER)
+    assert empty.exit_code == 0, empty.output
+    assert empty.output.strip() == f"No webhooks in account {OWNER}."
