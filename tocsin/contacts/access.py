@@ -2,8 +2,11 @@
 
 An account may read its own contacts. A contact of another account is
 visible only when the contact's resource policy or a RAM resource share
-allows the caller one of the consumer actions. Every other caller gets
-ResourceNotFoundException, so the contact's existence does not leak.
+allows the caller's account one of the consumer actions. Every other caller
+gets ResourceNotFoundException, so the contact's existence does not leak.
+Whether a principal of an account that the contact is visible to may act
+is decided by the principal's own policies, and a denial is
+AccessDeniedException.
 Consumers may only use and view a contact: owner actions from another
 account get AccessDeniedException.
 """
@@ -20,8 +23,8 @@ from sqlalchemy.orm import Session
 
 from tocsin.contacts.errors import CONTACT, not_found
 from tocsin.contacts.models import Contact, Rotation
-from tocsin.iam.authorize import decide
-from tocsin.iam.policy import Decision
+from tocsin.iam.authorize import caller_context
+from tocsin.iam.policy import AuthzRequest, Decision, evaluate
 from tocsin.protocol.errors import AccessDeniedException
 from tocsin.protocol.handlers import RequestContext
 from tocsin.sharing import access as sharing
@@ -38,6 +41,11 @@ CONSUMER_ACTIONS = frozenset(
         "ssm-contacts:ListPagesByContact",
     }
 )
+
+# Stands in for the caller's identity policies when deciding whether a contact is visible.
+_ALLOW_EVERYTHING: dict[str, Any] = {
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]
+}
 
 _ARN = re.compile(
     r"^arn:aws:ssm-contacts:(?P<region>[a-z0-9-]*):(?P<account>\d{12}):"
@@ -155,17 +163,24 @@ def visible_to(ctx: RequestContext, contact: Contact) -> bool:
 def _allows_consumer_action(
     ctx: RequestContext, contact: Contact, policies: tuple[dict[str, Any], ...]
 ) -> bool:
+    """Return whether ``policies`` allow the caller's account one of the consumer actions.
+
+    The caller's identity policies are left out on purpose: they decide
+    whether the caller may act, which ``authorize`` reports as
+    AccessDeniedException, not whether the contact exists for the caller.
+    """
     if not policies:
         return False
     for action in sorted(CONSUMER_ACTIONS):
-        decision, _ = decide(
-            ctx.caller,
-            action,
-            contact.arn,
+        request = AuthzRequest(
+            action=action,
+            resource=contact.arn,
+            principal_account=ctx.caller.account_id,
+            principal_arns=ctx.caller.principal_arns,
             resource_account=contact.account_id,
-            resource_policies=policies,
+            context=caller_context(ctx.caller),
         )
-        if decision is Decision.ALLOW:
+        if evaluate(request, (_ALLOW_EVERYTHING,), policies) is Decision.ALLOW:
             return True
     return False
 

@@ -17,6 +17,7 @@ from tocsin.iam.policy import PolicyError, parse_policy
 from tocsin.protocol.errors import ConflictException
 from tocsin.protocol.handlers import RequestContext
 from tocsin.protocol.pagination import Page, page_scope, paginate_query
+from tocsin.sharing import access as sharing
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +143,7 @@ def delete_contact(ctx: RequestContext, contact: Contact) -> None:
         )
     ctx.session.execute(delete(ContactChannel).where(ContactChannel.contact_arn == contact.arn))
     tags.drop_all_tags(ctx.session, contact.arn)
+    sharing.disassociate_deleted(ctx.session, contact.arn, ctx.clock.now())
     ctx.session.delete(contact)
     logger.info("deleted contact %s (request %s)", contact.arn, ctx.request_id)
 

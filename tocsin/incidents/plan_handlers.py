@@ -69,4 +69,4 @@ def delete_response_plan(ctx: RequestContext, params: dict[str, Any]) -> None:
     parsed = access.owned(ctx, params["arn"], "arn", "RESPONSE_PLAN")
     plan = plans.find(ctx.session, parsed.account_id, parsed.resource_id)
     if plan is not None:
-        plans.delete_plan(ctx.session, plan)
+        plans.delete_plan(ctx.session, ctx.clock, plan)

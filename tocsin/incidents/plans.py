@@ -176,8 +176,10 @@ def update(session: Session, clock: Clock, plan: ResponsePlan, params: dict[str,
     )
 
 
-def delete_plan(session: Session, plan: ResponsePlan) -> None:
+def delete_plan(session: Session, clock: Clock, plan: ResponsePlan) -> None:
+    """Delete a plan with its policies and tags, and take it out of every RAM share."""
     session.execute(delete(ResourcePolicy).where(ResourcePolicy.plan_id == plan.id))
+    sharing.disassociate_deleted(session, plan.arn, clock.now())
     tags.delete_all(session, plan.arn)
     session.delete(plan)
     logger.info("deleted response plan %s", plan.arn)

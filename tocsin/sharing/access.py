@@ -12,6 +12,10 @@ account access to a resource while all of these hold:
   are still in the same organization, unless the share retains sharing when
   an account leaves.
 
+Deleting a response plan or a contact disassociates it from every share in
+the same transaction, so a resource created later under the same ARN is
+shared only once its owner associates it again.
+
 Lookups go through the indexes on the resource ARN and on the principal, so
 their cost follows the shares of one resource or of one account, not the
 number of shares in the database.
@@ -19,6 +23,7 @@ number of shares in the database.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -31,6 +36,21 @@ from tocsin.sharing.models import ResourceShare, SharePrincipal, ShareResource
 # The shareable resource types, as RAM names them.
 RESPONSE_PLAN = "ssm-incidents:ResponsePlan"
 CONTACT = "ssm-contacts:Contact"
+
+
+def disassociate_deleted(session: Session, resource_arn: str, now: datetime) -> None:
+    """Disassociate a response plan or contact that is being deleted from every share.
+
+    DeleteResponsePlan and DeleteContact call this in their transaction.
+    """
+    rows = session.scalars(
+        select(ShareResource).where(
+            ShareResource.resource_arn == resource_arn, ShareResource.status == "ASSOCIATED"
+        )
+    )
+    for row in rows:
+        row.status = "DISASSOCIATED"
+        row.updated_at = now
 
 
 def organization_arn(org: Organization) -> str:
