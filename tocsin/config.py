@@ -148,6 +148,24 @@ class Settings(BaseSettings):
             "does Tocsin unless this is true."
         ),
     )
+    allow_cross_account_notification_targets: bool = Field(
+        default=False,
+        description=(
+            "Let an incident's notification targets and chat channel name SNS topics of "
+            "accounts other than the incident's. AWS rejects them, and so does Tocsin unless "
+            "this is true."
+        ),
+    )
+    chat_webhooks_file: Path | None = Field(
+        default=None,
+        description=(
+            "JSON file of the chat webhooks that response plans may name in their "
+            'tocsin:chat-webhooks tag: {ACCOUNT_ID: {NAME: {"kind": "slack" | "teams" | '
+            '"mattermost" | "webhook", "url": URL, "secret": optional signing secret}}}. '
+            "It is read at every delivery, so edits apply without a restart. Empty means no "
+            "chat webhooks."
+        ),
+    )
     automation_script_timeout_seconds: float = Field(
         default=60.0,
         gt=0,

@@ -97,20 +97,14 @@ def test_start_incident_enqueues_jobs(server: RunningServer, owner: Tenant, full
     assert all(key is not None and arn.rsplit("/", 1)[1] in key for key in keys)
     assert len(set(keys)) == len(keys)
 
-    # The contacts package runs the engagements. No node runs the other kinds
-    # yet, so the engine leaves them waiting.
+    # Every kind has a handler, so none of the jobs is left waiting. The
+    # background workers may still hold a job that run_due could not claim.
     server.runtime.engine.run_due()  # type: ignore[union-attr]
+    kinds_started = ["incidents.start_engagement", "incidents.start_runbook", "incidents.notify"]
     with server.runtime.database.session() as session:
-        waiting_kinds = ["incidents.start_runbook", "incidents.notify"]
-        waiting = session.scalars(select(Job.status).where(Job.kind.in_(waiting_kinds))).all()
-        engagements = session.scalars(
-            select(Job.status).where(Job.kind == "incidents.start_engagement")
-        ).all()
-    assert len(waiting) == 3
-    assert set(waiting) == {"pending"}
-    # The background workers may still hold an engagement job that run_due could not claim.
-    assert len(engagements) == 2
-    assert set(engagements) <= {"running", "done"}
+        statuses = session.scalars(select(Job.status).where(Job.kind.in_(kinds_started))).all()
+    assert len(statuses) == 5
+    assert set(statuses) <= {"running", "done"}
 
 
 def test_start_incident_trigger_details(owner: Tenant, full_plan: str) -> None:

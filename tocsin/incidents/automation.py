@@ -1,12 +1,15 @@
-"""Jobs that an incident's start enqueues: engagements, the runbook and notifications.
+"""Jobs that an incident enqueues: engagements, the runbook and notifications.
 
 Each job carries a key derived from the incident and the target, so a
 retried or deduplicated StartIncident never enqueues the same work twice.
 
-NOTE: only ``incidents.start_engagement`` has a handler (in the contacts
-package). The runbook and notification kinds get theirs with those
-services. Until then the engine leaves such jobs pending, and the auditor
-reports them once they are overdue.
+An incident's start, and each UpdateIncidentRecord that changes its title,
+summary, impact or status, enqueues one ``incidents.notify`` job per SNS
+topic of its notification targets and chat channel, and one more whose
+``channel`` is ``chatWebhooks`` when the response plan has the tag
+``tocsin:chat-webhooks`` that names chat webhooks. The notify package
+handles them. A resolution also enqueues ``contacts.stop_incident_engagements``,
+which the contacts package handles.
 """
 
 from __future__ import annotations
@@ -19,18 +22,30 @@ from typing import Any, cast
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 from sqlalchemy.sql.dml import Insert
 
 from tocsin.engine.jobs import Job, JobStatus
 from tocsin.engine.queue import request_wake
-from tocsin.incidents.models import ResponsePlan
+from tocsin.incidents.arns import plan_arn
+from tocsin.incidents.models import IncidentRecord, IncidentTag, ResponsePlan
 
 logger = logging.getLogger(__name__)
 
 START_ENGAGEMENT_JOB = "incidents.start_engagement"
 START_RUNBOOK_JOB = "incidents.start_runbook"
 NOTIFY_JOB = "incidents.notify"
+STOP_ENGAGEMENTS_JOB = "contacts.stop_incident_engagements"
+# Values of a notify job's ``channel``.
+NOTIFICATION_TARGET = "notificationTarget"
+CHAT_CHANNEL = "chatChannel"
+CHAT_WEBHOOKS = "chatWebhooks"
+# Values of a notify job's ``event``.
+CREATED, UPDATED, RESOLVED = "created", "updated", "resolved"
+# Response plan tag that names the plan's chat webhooks.
+CHAT_WEBHOOKS_TAG = "tocsin:chat-webhooks"
+# Incident members whose change is notified.
+NOTIFIED_MEMBERS = ("title", "summary", "impact", "status")
 
 # INSERT ... ON CONFLICT (key) DO NOTHING by dialect name, so that a job key
 # that exists already leaves the existing job unchanged, as ``enqueue`` does.
@@ -78,30 +93,136 @@ def start_jobs(
             "involvedResources": involved_resources,
         }
         jobs.append((START_RUNBOOK_JOB, action["ssmAutomation"]["documentName"], payload))
-    for target in incident["notification_targets"]:
-        topic = target["snsTopicArn"]
-        payload = {**base, "topicArn": topic, "channel": "notificationTarget", "event": "started"}
-        jobs.append((NOTIFY_JOB, topic, payload))
-    for topic in (incident["chat_channel"] or {}).get("chatbotSns", []):
-        payload = {**base, "topicArn": topic, "channel": "chatChannel", "event": "started"}
-        jobs.append((NOTIFY_JOB, topic, payload))
-
+    for target, payload in _notify_payloads(
+        base,
+        incident["notification_targets"],
+        incident["chat_channel"],
+        CREATED,
+        chat_webhooks=_has_chat_webhooks(object_session(plan), plan.arn),
+    ):
+        jobs.append((NOTIFY_JOB, target, payload))
     return [
-        {
-            "kind": kind,
-            "payload": payload,
-            "account_id": incident["account_id"],
-            "key": _key(incident, kind.rsplit(".", 1)[-1], target),
-            "status": JobStatus.PENDING.value,
-            "due_at": now,
-            "attempts": 0,
-            "max_attempts": None,
-            "fencing_token": 0,
-            "created_at": now,
-            "updated_at": now,
-        }
+        _row(
+            incident["account_id"],
+            kind,
+            _key(incident, kind.rsplit(".", 1)[-1], target),
+            payload,
+            now,
+        )
         for kind, target, payload in jobs
     ]
+
+
+def _notify_payloads(
+    base: Mapping[str, Any],
+    targets: Sequence[Mapping[str, Any]],
+    chat_channel: Mapping[str, Any] | None,
+    event: str,
+    *,
+    chat_webhooks: bool,
+) -> list[tuple[str, dict[str, Any]]]:
+    """Return (target, payload) of each notify job of one incident event."""
+    payloads = []
+    for target in targets:
+        topic = target["snsTopicArn"]
+        payloads.append(
+            (topic, {**base, "topicArn": topic, "channel": NOTIFICATION_TARGET, "event": event})
+        )
+    for topic in (chat_channel or {}).get("chatbotSns", []):
+        payloads.append(
+            (topic, {**base, "topicArn": topic, "channel": CHAT_CHANNEL, "event": event})
+        )
+    if chat_webhooks:
+        payloads.append((CHAT_WEBHOOKS, {**base, "channel": CHAT_WEBHOOKS, "event": event}))
+    return payloads
+
+
+def _has_chat_webhooks(session: Session | None, response_plan_arn: str) -> bool:
+    """Return whether the plan has the chat webhooks tag, or True without a session.
+
+    Without a session the notify job reads the tag, and finds none or some.
+    """
+    if session is None:
+        return True
+    return session.get(IncidentTag, (response_plan_arn, CHAT_WEBHOOKS_TAG)) is not None
+
+
+def _row(
+    account_id: str, kind: str, key: str, payload: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "payload": payload,
+        "account_id": account_id,
+        "key": key,
+        "status": JobStatus.PENDING.value,
+        "due_at": now,
+        "attempts": 0,
+        "max_attempts": None,
+        "fencing_token": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def update_jobs(
+    incident: IncidentRecord,
+    changes: Sequence[Mapping[str, Any]],
+    *,
+    request_key: str,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Build the notify job rows of an UpdateIncidentRecord that changed ``changes``.
+
+    ``changes`` are the ``attribute``, ``oldValue`` and ``newValue`` of each
+    changed member. Only changes of the title, summary, impact and status
+    are notified, so without them no jobs are built. ``request_key``
+    names the update: the request's clientToken, which a retried request
+    repeats, or the id of a timeline event that the update wrote. The event
+    is ``resolved`` when the status became RESOLVED, else ``updated``.
+    """
+    notified = [dict(change) for change in changes if change["attribute"] in NOTIFIED_MEMBERS]
+    if not notified:
+        return []
+    resolved = any(
+        change["attribute"] == "status" and change["newValue"] == "RESOLVED" for change in notified
+    )
+    event = RESOLVED if resolved else UPDATED
+    response_plan_arn = plan_arn(incident.account_id, incident.plan_name)
+    base = {
+        "incidentRecordArn": incident.arn,
+        "responsePlanArn": response_plan_arn,
+        "changes": notified,
+    }
+    chat_webhooks = _has_chat_webhooks(object_session(incident), response_plan_arn)
+    purpose = f"notify-{event}-{_digest(request_key)}"
+    return [
+        _row(
+            incident.account_id,
+            NOTIFY_JOB,
+            f"incidents:{incident.account_id}:{incident.record_id}:{purpose}:{_digest(target)}",
+            payload,
+            now,
+        )
+        for target, payload in _notify_payloads(
+            base,
+            incident.notification_targets,
+            incident.chat_channel,
+            event,
+            chat_webhooks=chat_webhooks,
+        )
+    ]
+
+
+def stop_engagements_job(incident: IncidentRecord, now: datetime) -> dict[str, Any]:
+    """Build the job row that stops the engagements of a resolved incident.
+
+    The key names the resolution's time, so an incident that is reopened and
+    resolved again stops the engagements started in between as well.
+    """
+    key = f"contacts:stop:{incident.account_id}:{incident.record_id}:{now.isoformat()}"
+    payload = {"incidentRecordArn": incident.arn}
+    return _row(incident.account_id, STOP_ENGAGEMENTS_JOB, key, payload, now)
 
 
 def insert_jobs(session: Session, rows: Sequence[dict[str, Any]]) -> None:

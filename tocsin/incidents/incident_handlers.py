@@ -111,7 +111,14 @@ def list_incident_records(ctx: RequestContext, params: dict[str, Any]) -> dict[s
 @handlers.operation("UpdateIncidentRecord")
 def update_incident_record(ctx: RequestContext, params: dict[str, Any]) -> None:
     incident = usable_record(ctx, params["arn"])
-    records.update_record(ctx.session, ctx.clock, incident, params, ctx.caller.arn)
+    records.update_record(
+        ctx.session,
+        ctx.clock,
+        incident,
+        params,
+        ctx.caller.arn,
+        other_accounts_topics=ctx.runtime.settings.allow_cross_account_notification_targets,
+    )
 
 
 @handlers.operation("DeleteIncidentRecord")

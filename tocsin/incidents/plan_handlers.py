@@ -21,7 +21,13 @@ DEFAULT_MAX_RESULTS = 100
 def create_response_plan(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     ctx.authorize("ssm-incidents:CreateResponsePlan", plan_arn(ctx.account_id, params["name"]))
     replication.require_usable(ctx.session, ctx.account_id, ctx.region)
-    plan = plans.create(ctx.session, ctx.clock, ctx.account_id, params)
+    plan = plans.create(
+        ctx.session,
+        ctx.clock,
+        ctx.account_id,
+        params,
+        other_accounts_topics=ctx.runtime.settings.allow_cross_account_notification_targets,
+    )
     return {"arn": plan.arn}
 
 
@@ -58,7 +64,13 @@ def list_response_plans(ctx: RequestContext, params: dict[str, Any]) -> dict[str
 def update_response_plan(ctx: RequestContext, params: dict[str, Any]) -> None:
     plan = access.owned_plan(ctx, params["arn"], "arn")
     replication.require_usable(ctx.session, ctx.account_id, ctx.region)
-    plans.update(ctx.session, ctx.clock, plan, params)
+    plans.update(
+        ctx.session,
+        ctx.clock,
+        plan,
+        params,
+        other_accounts_topics=ctx.runtime.settings.allow_cross_account_notification_targets,
+    )
 
 
 @handlers.operation("DeleteResponsePlan")

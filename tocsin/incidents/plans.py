@@ -55,16 +55,16 @@ def get(session: Session, parsed: IncidentsArn) -> ResponsePlan:
     return plan
 
 
-def _check_sns_topic(arn: str, member: str, account_id: str) -> None:
+def _check_sns_topic(arn: str, member: str, account_id: str, *, other_accounts: bool) -> None:
     match = _SNS_TOPIC_ARN.match(arn)
     if match is None:
         raise ValidationException(
             f"Invalid {member} {arn!r}: expected an SNS topic ARN such as "
             "arn:aws:sns:us-east-1:111122223333:my-topic"
         )
-    # NOTE: AWS accepts only topics of the plan's own account, and so does
-    # Tocsin. No server setting lifts this yet.
-    if match["account"] != account_id:
+    # AWS accepts only topics of the plan's own account. The operator setting
+    # allow_cross_account_notification_targets lifts that limit.
+    if match["account"] != account_id and not other_accounts:
         raise ValidationException(
             f"Invalid {member} {arn!r}: the SNS topic must belong to account {account_id}, "
             "the account of the response plan"
@@ -95,22 +95,34 @@ def check_engagements(session: Session, account_id: str, engagements: list[str])
 
 
 def _check_plan(
-    account_id: str, template: dict[str, Any], chat_channel: Any, prefix: str = "incidentTemplate."
+    account_id: str,
+    template: dict[str, Any],
+    chat_channel: Any,
+    prefix: str = "incidentTemplate.",
+    *,
+    other_accounts: bool,
 ) -> None:
-    """Check what the service model cannot: the SNS topics of the template and the chat channel."""
+    """Check what the service model cannot: the SNS topics of the template and the chat channel.
+
+    A topic of another account is rejected with AWS's ValidationException
+    unless ``other_accounts``, the operator setting
+    allow_cross_account_notification_targets, is true.
+    """
     for index, target in enumerate(template.get("notificationTargets", []), start=1):
         member = f"{prefix}notificationTargets.{index}.snsTopicArn"
-        _check_sns_topic(target["snsTopicArn"], member, account_id)
+        _check_sns_topic(target["snsTopicArn"], member, account_id, other_accounts=other_accounts)
     if chat_channel and "chatbotSns" in chat_channel:
         for index, topic in enumerate(chat_channel["chatbotSns"], start=1):
-            _check_sns_topic(topic, f"chatChannel.chatbotSns.{index}", account_id)
+            member = f"chatChannel.chatbotSns.{index}"
+            _check_sns_topic(topic, member, account_id, other_accounts=other_accounts)
 
 
 def check_notification_targets(
-    account_id: str, targets: list[dict[str, Any]], chat_channel: Any
+    account_id: str, targets: list[dict[str, Any]], chat_channel: Any, *, other_accounts: bool
 ) -> None:
     """Check the SNS topics of an incident's notification targets and chat channel."""
-    _check_plan(account_id, {"notificationTargets": targets}, chat_channel, prefix="")
+    template = {"notificationTargets": targets}
+    _check_plan(account_id, template, chat_channel, prefix="", other_accounts=other_accounts)
 
 
 def _stored_channel(chat_channel: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -120,8 +132,18 @@ def _stored_channel(chat_channel: dict[str, Any] | None) -> dict[str, Any] | Non
     return chat_channel
 
 
-def create(session: Session, clock: Clock, account_id: str, params: dict[str, Any]) -> ResponsePlan:
-    """Create a plan from CreateResponsePlan's parameters."""
+def create(
+    session: Session,
+    clock: Clock,
+    account_id: str,
+    params: dict[str, Any],
+    *,
+    other_accounts_topics: bool = False,
+) -> ResponsePlan:
+    """Create a plan from CreateResponsePlan's parameters.
+
+    ``other_accounts_topics`` lets notification targets name SNS topics of other accounts.
+    """
     name = params["name"]
     if find(session, account_id, name) is not None:
         raise conflict(
@@ -130,7 +152,9 @@ def create(session: Session, clock: Clock, account_id: str, params: dict[str, An
             f"A response plan named {name} already exists in account {account_id}.",
         )
     template = params["incidentTemplate"]
-    _check_plan(account_id, template, params.get("chatChannel"))
+    _check_plan(
+        account_id, template, params.get("chatChannel"), other_accounts=other_accounts_topics
+    )
     check_engagements(session, account_id, params.get("engagements", []))
     now = clock.now()
     plan = ResponsePlan(
@@ -153,7 +177,14 @@ def create(session: Session, clock: Clock, account_id: str, params: dict[str, An
     return plan
 
 
-def update(session: Session, clock: Clock, plan: ResponsePlan, params: dict[str, Any]) -> None:
+def update(
+    session: Session,
+    clock: Clock,
+    plan: ResponsePlan,
+    params: dict[str, Any],
+    *,
+    other_accounts_topics: bool = False,
+) -> None:
     """Apply UpdateResponsePlan's parameters; members that are absent stay unchanged."""
     template = dict(plan.incident_template)
     for member, field in TEMPLATE_UPDATES.items():
@@ -162,7 +193,7 @@ def update(session: Session, clock: Clock, plan: ResponsePlan, params: dict[str,
     if not template.get("incidentTags"):
         template.pop("incidentTags", None)
     chat_channel = params.get("chatChannel", plan.chat_channel)
-    _check_plan(plan.account_id, template, chat_channel)
+    _check_plan(plan.account_id, template, chat_channel, other_accounts=other_accounts_topics)
     if "engagements" in params:
         check_engagements(session, plan.account_id, params["engagements"])
     plan.incident_template = template

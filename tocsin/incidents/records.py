@@ -339,14 +339,26 @@ def update_record(
     incident: IncidentRecord,
     params: Mapping[str, Any],
     caller_arn: str,
+    *,
+    other_accounts_topics: bool = False,
 ) -> list[str]:
-    """Apply UpdateIncidentRecord's parameters and return the names of the changed members."""
+    """Apply UpdateIncidentRecord's parameters and return the names of the changed members.
+
+    A change of the title, summary, impact or status enqueues the incident's
+    notifications in the same transaction. ``other_accounts_topics`` lets
+    notification targets name SNS topics of other accounts.
+    """
     if "notificationTargets" in params or "chatChannel" in params:
         plans.check_notification_targets(
-            incident.account_id, params.get("notificationTargets", []), params.get("chatChannel")
+            incident.account_id,
+            params.get("notificationTargets", []),
+            params.get("chatChannel"),
+            other_accounts=other_accounts_topics,
         )
     now = clock.now()
     changed = []
+    changes: list[dict[str, Any]] = []
+    event_ids: list[str] = []
     for member, attribute in UPDATABLE.items():
         if member not in params:
             continue
@@ -359,11 +371,20 @@ def update_record(
         setattr(incident, attribute, new)
         changed.append(member)
         data = {"modifiedBy": caller_arn, "attribute": member, "oldValue": old, "newValue": new}
-        timeline.add(session, clock, incident, timeline.UPDATE_EVENT, data, event_time=now)
+        event = timeline.add(session, clock, incident, timeline.UPDATE_EVENT, data, event_time=now)
+        event_ids.append(event.event_id)
+        changes.append({"attribute": member, "oldValue": old, "newValue": new})
         if member == "status":
             _apply_status(session, incident, now)
     incident.last_modified_by = caller_arn
     incident.last_modified_time = now
+
+    # A retried request with the same clientToken gets the stored response and
+    # runs nothing, so the token or this update's first event names it.
+    if event_ids:
+        request_key = params.get("clientToken") or event_ids[0]
+        jobs = automation.update_jobs(incident, changes, request_key=request_key, now=now)
+        automation.insert_jobs(session, jobs)
     logger.info("updated incident %s: %s", incident.arn, changed or "no changes")
     return changed
 
@@ -373,6 +394,7 @@ def _apply_status(session: Session, incident: IncidentRecord, now: Any) -> None:
         incident.resolved_time = now
         incident.open_dedupe_key = None
         incident.open_trigger_key = None
+        automation.insert_jobs(session, [automation.stop_engagements_job(incident, now)])
         logger.info("resolved incident %s", incident.arn)
         return
     incident.resolved_time = None

@@ -1,4 +1,5 @@
-"""Outbound delivery: providers for email, SMS and voice, the development outbox and SNS."""
+"""Outbound delivery: providers for email, SMS and voice, the development outbox, SNS,
+and incident notifications to topics and chat webhooks."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ if TYPE_CHECKING:
 
 
 def register(registry: JobRegistry, settings: Settings, secrets: SecretBox) -> None:
-    """Register the job handlers of SNS delivery on ``registry``."""
-    from tocsin.notify import sns_delivery
+    """Register the job handlers of SNS delivery and incident notifications on ``registry``."""
+    from tocsin.notify import incident_notifications, sns_delivery
 
     sns_delivery.register(registry, settings, secrets)
+    incident_notifications.register(registry, settings, secrets)

@@ -223,8 +223,13 @@ def enqueue_delivery(
     subscription: SnsSubscription,
     fields: dict[str, Any],
     encrypted_token: str | None = None,
+    context: Mapping[str, str] | None = None,
 ) -> SnsDelivery:
-    """Write one delivery row and the job that makes its first attempt."""
+    """Write one delivery row and the job that makes its first attempt.
+
+    ``context`` goes into the payload of every attempt's job, such as the
+    ``incidentRecordArn`` of an incident notification.
+    """
     delivery = SnsDelivery(
         message_id=message_id,
         message_type=message_type,
@@ -242,7 +247,7 @@ def enqueue_delivery(
     )
     session.add(delivery)
     session.flush()
-    schedule_attempt(session, clock, delivery, attempt=1)
+    schedule_attempt(session, clock, delivery, attempt=1, context=context)
     return delivery
 
 
@@ -253,13 +258,14 @@ def schedule_attempt(
     *,
     attempt: int,
     due_at: datetime | None = None,
+    context: Mapping[str, str] | None = None,
 ) -> None:
     # Each attempt has its own job key, so a retried job never enqueues a second copy.
     enqueue(
         session,
         clock,
         DELIVERY_JOB,
-        {"delivery_id": delivery.id, "attempt": attempt},
+        {**(context or {}), "delivery_id": delivery.id, "attempt": attempt},
         due_at=due_at,
         key=f"sns-delivery:{delivery.id}:{attempt}",
         account_id=delivery.account_id,
@@ -303,8 +309,13 @@ def publish_checked(
     subject: str | None,
     attributes: Mapping[str, Mapping[str, Any]],
     structured: dict[str, str] | None,
+    *,
+    context: Mapping[str, str] | None = None,
 ) -> str:
-    """Enqueue a message that has passed its checks, returning its new MessageId."""
+    """Enqueue a message that has passed its checks, returning its new MessageId.
+
+    ``context`` goes into the payload of each delivery's jobs, as in ``enqueue_delivery``.
+    """
     message_id = str(uuid.uuid4())
     now = clock.now()
     subscriptions = session.scalars(
@@ -348,6 +359,7 @@ def publish_checked(
             topic=topic,
             subscription=subscription,
             fields=fields,
+            context=context,
         )
         notified += 1
     logger.info(

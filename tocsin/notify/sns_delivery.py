@@ -30,6 +30,7 @@ from tocsin.config import Settings
 from tocsin.engine.jobs import JobContext, JobRegistry
 from tocsin.engine.queue import enqueue
 from tocsin.iam.crypto import SecretBox
+from tocsin.incidents import records, timeline
 from tocsin.notify import delivery_policy, signing
 from tocsin.notify.base import DeliveryFailed, OutgoingMessage, tls_context
 from tocsin.notify.providers import (
@@ -50,6 +51,11 @@ from tocsin.notify.sns_models import SnsDelivery, SnsSigningKey, SnsSubscription
 from tocsin.notify.subscriptions import HTTP_PROTOCOLS, token_digest, unsubscribe_token
 
 logger = logging.getLogger(__name__)
+
+# Payload members of a delivery job that every later attempt of the delivery carries.
+CONTEXT_KEYS = ("incidentRecordArn",)
+# Timeline event of a given-up delivery of an incident notification.
+NOTIFICATION_FAILED_EVENT = "Notification Failed"
 
 # SNS stops waiting for an HTTP endpoint after 15 seconds.
 HTTP_TIMEOUT_SECONDS = 15.0
@@ -363,7 +369,7 @@ class DeliveryHandler:
             session,
             job.clock,
             DELIVERY_JOB,
-            {"delivery_id": delivery.id, "attempt": attempt},
+            {**delivery_context(job.payload), "delivery_id": delivery.id, "attempt": attempt},
             key=f"sns-delivery:{delivery.id}:{attempt}:after-job-{job.job_id}",
             account_id=delivery.account_id,
         )
@@ -390,6 +396,7 @@ def _record_failure(
     if delay is None:
         delivery.status = FAILED
         delivery.finished_at = now
+        _record_give_up_on_incident(job, delivery, attempt, error)
         logger.error(
             "gave up delivering %s %s to %s (%s endpoint) after %d attempts: %s",
             delivery.message_type,
@@ -409,5 +416,40 @@ def _record_failure(
         error,
     )
     schedule_attempt(
-        job.session, job.clock, delivery, attempt=attempt + 1, due_at=now + timedelta(seconds=delay)
+        job.session,
+        job.clock,
+        delivery,
+        attempt=attempt + 1,
+        due_at=now + timedelta(seconds=delay),
+        context=delivery_context(job.payload),
+    )
+
+
+def delivery_context(payload: dict[str, Any]) -> dict[str, str]:
+    """Return the context of a delivery job's payload that its next attempt carries on."""
+    return {name: payload[name] for name in CONTEXT_KEYS if name in payload}
+
+
+def _record_give_up_on_incident(
+    job: JobContext, delivery: SnsDelivery, attempt: int, error: DeliveryFailed
+) -> None:
+    """Write a given-up delivery of an incident notification to the incident's timeline."""
+    incident_arn = job.payload.get("incidentRecordArn")
+    if incident_arn is None:
+        return
+    incident = records.find_by_arn(job.session, incident_arn)
+    if incident is None:
+        return
+    data = {
+        "channel": "snsSubscription",
+        "target": delivery.topic_arn,
+        "subscriptionArn": delivery.subscription_arn,
+        "protocol": delivery.protocol,
+        "messageId": delivery.message_id,
+        "attempt": attempt,
+        "error": str(error),
+    }
+    references = [{"resource": delivery.topic_arn}]
+    timeline.add(
+        job.session, job.clock, incident, NOTIFICATION_FAILED_EVENT, data, references=references
     )
