@@ -3,8 +3,9 @@
 Stage i of an escalation plan starts at the sum of the durations of the
 stages before it, counted from the engagement's start. Stages due at the
 start run in the StartEngagement transaction; each later stage is a
-``STAGE_JOB`` row due at its start time. A personal contact or an on-call
-schedule engaged directly gets its pages at once.
+``STAGE_JOB`` row due at its start time, and ``stage_starts`` runs those
+jobs, many in one transaction when they fall due together. A personal
+contact or an on-call schedule engaged directly gets its pages at once.
 
 Row locks in this package follow one order, so that requests and job
 handlers do not wait on each other in a cycle. Job rows come first, because a
@@ -24,38 +25,51 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tocsin.contacts.access import find_contact
-from tocsin.contacts.channels import find_channel
+from tocsin.contacts.engagement_events import (
+    ENGAGEMENT_FAILED_EVENT,
+    ENGAGEMENT_STARTED_EVENT,
+    ENGAGEMENT_STOPPED_EVENT,
+    PAGE_ACKNOWLEDGED_EVENT,
+    STAGE_STARTED_EVENT,
+    add_timeline_event,
+)
 from tocsin.contacts.engagement_models import Engagement, Page
 from tocsin.contacts.models import Contact
 from tocsin.contacts.pages import (
     READ,
     cancel_sends,
-    channel_targets,
     check_accept,
-    create_page,
     find_page,
     record_accept,
     stage_offsets,
 )
 from tocsin.contacts.pages import stop_page as stop_one_page
 from tocsin.contacts.plans import ESCALATION
-from tocsin.contacts.resolution import Resolution, Skipped, resolve_direct, resolve_stage
+from tocsin.contacts.resolution import resolve_direct
+from tocsin.contacts.stage_starts import StageStarter
 from tocsin.engine.clock import Clock
 from tocsin.engine.queue import cancel, enqueue
 from tocsin.iam.crypto import SecretBox
-from tocsin.incidents import records, timeline
 
 logger = logging.getLogger(__name__)
 
-STAGE_JOB = "contacts.engagement_stage"
+__all__ = [
+    "ENGAGEMENT_FAILED_EVENT",
+    "ENGAGEMENT_STARTED_EVENT",
+    "ENGAGEMENT_STOPPED_EVENT",
+    "PAGE_ACKNOWLEDGED_EVENT",
+    "STAGE_JOB",
+    "STAGE_STARTED_EVENT",
+    "accept_page",
+    "add_timeline_event",
+    "cancel_stages",
+    "engagement_arn",
+    "find_engagement",
+    "start_engagement",
+    "stop_engagement",
+]
 
-# Event types that engagements add to the timeline of the incident they belong to.
-ENGAGEMENT_STARTED_EVENT = "Engagement Started"
-STAGE_STARTED_EVENT = "Engagement Stage Started"
-PAGE_ACKNOWLEDGED_EVENT = "Page Acknowledged"
-ENGAGEMENT_STOPPED_EVENT = "Engagement Stopped"
-ENGAGEMENT_FAILED_EVENT = "Engagement Failed"
+STAGE_JOB = "contacts.engagement_stage"
 
 _ENGAGEMENT_ARN = re.compile(
     r"^arn:aws:ssm-contacts:[a-z0-9-]*:(?P<account>\d{12}):engagement/"
@@ -92,31 +106,6 @@ def find_engagement(session: Session, arn: str, *, lock: bool = False) -> Engage
 
 def stage_job_key(engagement: Engagement, stage_index: int) -> str:
     return f"contacts:engagement:{engagement.engagement_id}:stage:{stage_index}"
-
-
-def add_timeline_event(
-    session: Session,
-    clock: Clock,
-    engagement: Engagement,
-    event_type: str,
-    data: Mapping[str, Any],
-) -> None:
-    """Add an event to the timeline of the engagement's incident, if it has one.
-
-    Only an incident of the engagement's account, or of the account that
-    started it, gets the event, so that an IncidentId cannot write into the
-    timeline of an unrelated account's incident.
-    """
-    if not engagement.incident_id:
-        return
-    incident = records.find_by_arn(session, engagement.incident_id)
-    if incident is None or incident.account_id not in (
-        engagement.account_id,
-        engagement.started_by,
-    ):
-        return
-    references = [{"resource": engagement.arn}]
-    timeline.add(session, clock, incident, event_type, dict(data), references=references)
 
 
 def start_engagement(
@@ -167,9 +156,10 @@ def start_engagement(
     }
     add_timeline_event(session, clock, engagement, ENGAGEMENT_STARTED_EVENT, started)
 
+    starter = StageStarter(session, clock, box)
     if contact.type != ESCALATION:
-        resolution = resolve_direct(session, contact, now)
-        _page_reached(session, clock, box, engagement, resolution, None)
+        starter.page_reached(engagement, resolve_direct(session, contact, now), None)
+        starter.write()
         return engagement
     if not stages:
         logger.warning(
@@ -179,7 +169,7 @@ def start_engagement(
         )
     for stage_index, offset in enumerate(stage_offsets(stages)):
         if not offset:
-            start_stage(session, clock, box, engagement, stage_index)
+            starter.start_stage(engagement, stage_index)
             continue
         enqueue(
             session,
@@ -190,69 +180,8 @@ def start_engagement(
             key=stage_job_key(engagement, stage_index),
             account_id=engagement.account_id,
         )
+    starter.write()
     return engagement
-
-
-def start_stage(
-    session: Session, clock: Clock, box: SecretBox, engagement: Engagement, stage_index: int
-) -> list[Page]:
-    """Start escalation stage ``stage_index`` unless it has started, and return its new pages."""
-    if stage_index in engagement.started_stages:
-        return []
-    engagement.started_stages = [*engagement.started_stages, stage_index]
-    plan: Contact | str = find_contact(session, engagement.contact_arn) or engagement.contact_arn
-    stage = engagement.stages[stage_index]
-    resolution = resolve_stage(session, plan, stage, stage_index, clock.now())
-    return _page_reached(session, clock, box, engagement, resolution, stage_index)
-
-
-def _has_channels(session: Session, contact: Contact) -> bool:
-    for stage in contact.plan.get("Stages") or []:
-        for info in channel_targets(stage):
-            channel = find_channel(session, info["ContactChannelId"])
-            if channel is not None and channel.contact_arn == contact.arn:
-                return True
-    return False
-
-
-def _page_reached(
-    session: Session,
-    clock: Clock,
-    box: SecretBox,
-    engagement: Engagement,
-    resolution: Resolution,
-    stage_index: int | None,
-) -> list[Page]:
-    """Page every personal contact that ``resolution`` reached, and record the stage once."""
-    pages: list[Page] = []
-    skipped = list(resolution.skipped)
-    for reached in resolution.reached:
-        if not _has_channels(session, reached.contact):
-            reason = "The personal contact's plan has no stage that targets a contact channel."
-            skipped.append(Skipped(reached.contact.arn, reason))
-            continue
-        pages.append(create_page(session, clock, box, engagement, reached, stage_index))
-    for item in skipped:
-        logger.warning(
-            "engagement %s stage %s skipped %s: %s",
-            engagement.arn,
-            stage_index,
-            item.contact_arn,
-            item.reason,
-        )
-    if not pages:
-        logger.warning("engagement %s stage %s paged nobody", engagement.arn, stage_index)
-    data: dict[str, Any] = {
-        "engagementArn": engagement.arn,
-        "contactArn": engagement.contact_arn,
-        "pageArns": [page.arn for page in pages],
-        "pagedContactArns": [page.contact_arn for page in pages],
-        "skipped": [item.to_data() for item in skipped],
-    }
-    if stage_index is not None:
-        data["stageIndex"] = stage_index
-    add_timeline_event(session, clock, engagement, STAGE_STARTED_EVENT, data)
-    return pages
 
 
 def cancel_stages(session: Session, clock: Clock, engagement: Engagement) -> int:

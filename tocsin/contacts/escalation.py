@@ -30,7 +30,7 @@ from tocsin.config import Settings
 from tocsin.contacts import incident_engagements
 from tocsin.contacts.channels import ACTIVATED, find_channel
 from tocsin.contacts.engagement_models import Engagement, Page, PageReceipt
-from tocsin.contacts.engagements import STAGE_JOB, find_engagement, start_stage
+from tocsin.contacts.engagements import STAGE_JOB
 from tocsin.contacts.models import ContactChannel
 from tocsin.contacts.pages import (
     COALESCED_CHANNEL_TYPES,
@@ -50,6 +50,7 @@ from tocsin.contacts.pages import (
     send_key,
     sign_ack_token,
 )
+from tocsin.contacts.stage_starts import StageStartHandler
 from tocsin.engine.jobs import JobContext, JobRegistry
 from tocsin.engine.queue import enqueue
 from tocsin.iam.crypto import SecretBox
@@ -86,33 +87,7 @@ def retry_minutes(attempt: int, configured: int, *, permanent: bool = False) -> 
 def register(jobs: JobRegistry, settings: Settings, box: SecretBox) -> None:
     """Register the handlers of escalation stages, page sends and incident engagements."""
 
-    def run_stage(job: JobContext) -> None:
-        arn = job.payload["engagement_arn"]
-        stage_index = job.payload["stage"]
-        engagement = find_engagement(job.session, arn, lock=True)
-        if engagement is None:
-            logger.info(
-                "job %s skipped stage %s of the deleted engagement %s", job.job_id, stage_index, arn
-            )
-            return
-        if engagement.stop_time is not None or engagement.escalation_ended_at is not None:
-            logger.info(
-                "job %s skipped stage %s of engagement %s: it was stopped or acknowledged",
-                job.job_id,
-                stage_index,
-                arn,
-            )
-            return
-        pages = start_stage(job.session, job.clock, box, engagement, stage_index)
-        logger.info(
-            "job %s started stage %s of engagement %s with %d pages",
-            job.job_id,
-            stage_index,
-            arn,
-            len(pages),
-        )
-
-    jobs.register(STAGE_JOB, run_stage)
+    jobs.register(STAGE_JOB, StageStartHandler(box))
     jobs.register_sending(PAGE_SEND_JOB, PageSender(settings, box))
     incident_engagements.register(jobs, box)
 
@@ -163,10 +138,26 @@ class PageSender:
         return _prepare_page_message(job, self.settings, self.box)
 
     def send(self, intent: PageMessage) -> PageOutcome:
+        """Send the message; return any failure as a DeliveryFailed, so it gets a receipt.
+
+        An error other than DeliveryFailed (a provider fault, a network error
+        that the provider did not translate) is returned as a transient
+        failure with the error's message. The page then gets an ERROR receipt
+        and a retry like any failed send.
+        """
         try:
             return send_detached(self.settings, intent.message, intent.now)
         except DeliveryFailed as error:
             return error
+        except Exception as error:
+            logger.warning(
+                "send of message %s to contact channel %s failed: %s",
+                intent.message.key,
+                intent.message.channel_arn,
+                error,
+                exc_info=True,
+            )
+            return DeliveryFailed(f"{type(error).__name__}: {error}")
 
     def record(
         self, job: JobContext, intent: PageMessage | None, outcome: PageOutcome | None
@@ -315,7 +306,7 @@ def _record_page_message(job: JobContext, intent: PageMessage, outcome: PageOutc
         page = pages.get(send.page_arn)
         if page is None or send.key in recorded:
             continue
-        add_receipt(
+        receipt = add_receipt(
             session,
             job.clock,
             page,
@@ -325,7 +316,7 @@ def _record_page_message(job: JobContext, intent: PageMessage, outcome: PageOutc
             send_key=send.key,
         )
         if page.sent_time is None:
-            page.sent_time = intent.now
+            page.sent_time = receipt.receipt_time
     logger.info(
         "page %s stage %s was sent to contact channel %s in a message for %d pages: %s",
         own_page.arn,
@@ -372,7 +363,7 @@ def _enqueue_retry(
         PAGE_SEND_JOB,
         {**payload, "attempt": attempt + 1},
         due_at=job.clock.now() + timedelta(minutes=delay),
-        key=send_job_key(page, payload["stage"], channel_id, attempt + 1),
+        key=send_job_key(page.page_id, payload["stage"], channel_id, attempt + 1),
         account_id=page.account_id,
     )
     logger.warning(

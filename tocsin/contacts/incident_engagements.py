@@ -7,6 +7,9 @@ shared with the incident's account, by a RAM resource share or by its
 contact policy. A contact
 that no longer exists or is no longer shared is reported in the log and in
 the incident's timeline, and the job ends without a retry.
+
+When an incident is resolved, a ``contacts.stop_incident_engagements`` job
+stops the engagements that were started for it, as StopEngagement does.
 """
 
 from __future__ import annotations
@@ -14,11 +17,19 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tocsin.contacts.access import contact_policies, find_contact
-from tocsin.contacts.engagements import ENGAGEMENT_FAILED_EVENT, start_engagement
+from tocsin.contacts.engagement_models import Engagement
+from tocsin.contacts.engagements import (
+    ENGAGEMENT_FAILED_EVENT,
+    find_engagement,
+    start_engagement,
+    stop_engagement,
+)
 from tocsin.contacts.models import Contact
+from tocsin.engine.clock import Clock
 from tocsin.engine.jobs import JobContext, JobRegistry
 from tocsin.iam.authorize import decide
 from tocsin.iam.crypto import SecretBox
@@ -33,6 +44,10 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_SENDER = "Incident Manager"
 MAX_SENDER = 255
+
+STOP_INCIDENT_ENGAGEMENTS_JOB = "contacts.stop_incident_engagements"
+# StopEngagement's Reason is at most 255 characters long.
+MAX_STOP_REASON = 255
 
 
 def _shared_with(session: Session, contact: Contact, account_id: str) -> bool:
@@ -94,8 +109,57 @@ def engagement_params(session: Session, incident: IncidentRecord) -> dict[str, A
     }
 
 
+def incident_account(incident_arn: str) -> str | None:
+    """Return the account id in an incident record ARN, or None when it has none."""
+    parts = incident_arn.split(":")
+    if len(parts) < 6 or not parts[4].isdigit() or len(parts[4]) != 12:
+        return None
+    return parts[4]
+
+
+def stop_incident_engagements(session: Session, clock: Clock, incident_arn: str) -> list[str]:
+    """Stop every running engagement that the incident's account started for it.
+
+    Those are the engagements whose IncidentId is ``incident_arn`` and that
+    the incident's account started, through the response plan or by a
+    StartEngagement call. An engagement that another account started with
+    the same IncidentId is left alone. Stopped engagements stay stopped, so
+    a second call stops nothing. Returns the ARNs of the engagements stopped.
+    """
+    account_id = incident_account(incident_arn)
+    if account_id is None:
+        return []
+    query = (
+        select(Engagement.arn)
+        .where(
+            Engagement.incident_id == incident_arn,
+            Engagement.started_by == account_id,
+            Engagement.stop_time.is_(None),
+        )
+        .order_by(Engagement.arn)
+    )
+    reason = f"Incident {incident_arn} was resolved."[:MAX_STOP_REASON]
+    stopped = []
+    for arn in list(session.scalars(query)):
+        engagement = find_engagement(session, arn)
+        if engagement is not None and stop_engagement(session, clock, engagement, reason):
+            stopped.append(arn)
+    return stopped
+
+
 def register(jobs: JobRegistry, box: SecretBox) -> None:
-    """Register the handler of ``incidents.start_engagement`` jobs."""
+    """Register the handlers that start and stop the engagements of incidents."""
+
+    def stop_engagements_of_incident(job: JobContext) -> None:
+        incident_arn = job.payload["incidentRecordArn"]
+        stopped = stop_incident_engagements(job.session, job.clock, incident_arn)
+        logger.info(
+            "job %s stopped %d engagements of the resolved incident %s: %s",
+            job.job_id,
+            len(stopped),
+            incident_arn,
+            stopped,
+        )
 
     def start_incident_engagement(job: JobContext) -> None:
         session = job.session
@@ -140,3 +204,4 @@ def register(jobs: JobRegistry, box: SecretBox) -> None:
         )
 
     jobs.register(START_ENGAGEMENT_JOB, start_incident_engagement)
+    jobs.register(STOP_INCIDENT_ENGAGEMENTS_JOB, stop_engagements_of_incident)

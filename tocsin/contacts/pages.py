@@ -20,7 +20,6 @@ import hashlib
 import hmac
 import logging
 import re
-import secrets
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,9 +34,8 @@ from tocsin.contacts.channels import ACTIVATED
 from tocsin.contacts.engagement_models import Engagement, Page, PageReceipt
 from tocsin.contacts.errors import invalid
 from tocsin.contacts.models import ContactChannel
-from tocsin.contacts.resolution import Reached
 from tocsin.engine.clock import Clock
-from tocsin.engine.queue import cancel, enqueue
+from tocsin.engine.queue import cancel
 from tocsin.iam.crypto import SecretBox
 
 logger = logging.getLogger(__name__)
@@ -80,8 +78,9 @@ def find_page(session: Session, arn: str, *, lock: bool = False) -> Page | None:
     return page
 
 
-def send_job_key(page: Page, stage_index: int, channel_id: str, attempt: int) -> str:
-    return f"contacts:page:{page.page_id}:stage:{stage_index}:channel:{channel_id}:try:{attempt}"
+def send_job_key(page_id: str, stage_index: int, channel_id: str, attempt: int) -> str:
+    """Return the job key of one send attempt of a channel stage of a page."""
+    return f"contacts:page:{page_id}:stage:{stage_index}:channel:{channel_id}:try:{attempt}"
 
 
 def send_key(engagement: Engagement, page: Page, channel_id: str, stage_index: int) -> str:
@@ -182,61 +181,6 @@ def channel_targets(stage: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
-def create_page(
-    session: Session,
-    clock: Clock,
-    box: SecretBox,
-    engagement: Engagement,
-    reached: Reached,
-    stage_index: int | None,
-) -> Page:
-    """Create the page of ``reached`` and enqueue the sends of its contact's plan."""
-    contact = reached.contact
-    page_id = str(uuid.uuid4())
-    code = f"{secrets.randbelow(10**ACCEPT_CODE_DIGITS):0{ACCEPT_CODE_DIGITS}d}"
-    page = Page(
-        arn=page_arn(contact.arn, contact.alias, page_id),
-        page_id=page_id,
-        account_id=contact.account_id,
-        engagement_arn=engagement.arn,
-        contact_arn=contact.arn,
-        stage_index=stage_index,
-        essential=reached.essential,
-        resolution=reached.resolution,
-        stages=list(contact.plan.get("Stages") or []),
-        accept_code=box.encrypt(code),
-        start_time=clock.now(),
-    )
-    session.add(page)
-    session.flush()
-    _enqueue_sends(session, clock, page)
-    logger.info("started page %s of engagement %s to %s", page.arn, engagement.arn, contact.arn)
-    return page
-
-
-def _enqueue_sends(session: Session, clock: Clock, page: Page) -> None:
-    for stage_index, offset in enumerate(stage_offsets(page.stages)):
-        for info in channel_targets(page.stages[stage_index]):
-            channel_arn = info["ContactChannelId"]
-            channel_id = channel_arn.rsplit("/", 1)[-1]
-            payload = {
-                "page_arn": page.arn,
-                "stage": stage_index,
-                "channel_arn": channel_arn,
-                "attempt": 1,
-                "retry_minutes": info.get("RetryIntervalInMinutes") or 0,
-            }
-            enqueue(
-                session,
-                clock,
-                PAGE_SEND_JOB,
-                payload,
-                due_at=page.start_time + offset,
-                key=send_job_key(page, stage_index, channel_id, 1),
-                account_id=page.account_id,
-            )
-
-
 def cancel_sends(session: Session, clock: Clock, page: Page) -> int:
     """Cancel the first send of every channel stage of ``page``; return how many were pending.
 
@@ -247,7 +191,7 @@ def cancel_sends(session: Session, clock: Clock, page: Page) -> int:
     for stage_index, stage in enumerate(page.stages):
         for info in channel_targets(stage):
             channel_id = info["ContactChannelId"].rsplit("/", 1)[-1]
-            key = send_job_key(page, stage_index, channel_id, 1)
+            key = send_job_key(page.page_id, stage_index, channel_id, 1)
             cancelled += cancel(session, key, clock=clock)
     return cancelled
 

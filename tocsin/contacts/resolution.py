@@ -10,8 +10,10 @@ schedule, then personal contact.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -24,6 +26,9 @@ from tocsin.contacts.rotations import shift_rotation
 from tocsin.contacts.shifts import on_call_at
 
 logger = logging.getLogger(__name__)
+
+# Function that reads a contact by ARN and returns None when it does not exist.
+ContactFinder = Callable[[str], Contact | None]
 
 
 @dataclass(frozen=True)
@@ -104,9 +109,14 @@ def resolve(
     *,
     path: list[dict[str, Any]],
     essential: bool,
+    find: ContactFinder | None = None,
 ) -> Resolution:
-    """Resolve ``target_arn`` at instant ``at``; ``path`` leads from the engaged contact to it."""
-    target = find_contact(session, target_arn)
+    """Resolve ``target_arn`` at instant ``at``; ``path`` leads from the engaged contact to it.
+
+    ``find`` reads contacts in place of ``find_contact``.
+    """
+    lookup: ContactFinder = find if find is not None else partial(find_contact, session)
+    target = lookup(target_arn)
     if target is None:
         return Resolution([], [Skipped(target_arn, "The contact does not exist.")])
     if target.type == PERSONAL:
@@ -122,7 +132,7 @@ def resolve(
         result.skipped.append(Skipped(target.arn, reason))
     schedule_path = [*path, step(target)]
     for contact_arn in on_call:
-        person = find_contact(session, contact_arn)
+        person = lookup(contact_arn)
         if person is None or person.type != PERSONAL:
             reason = "The on-call contact is not an existing personal contact."
             result.skipped.append(Skipped(contact_arn, reason))
@@ -132,7 +142,12 @@ def resolve(
 
 
 def resolve_stage(
-    session: Session, plan: Contact | str, stage: dict[str, Any], stage_index: int, at: datetime
+    session: Session,
+    plan: Contact | str,
+    stage: dict[str, Any],
+    stage_index: int,
+    at: datetime,
+    find: ContactFinder | None = None,
 ) -> Resolution:
     """Resolve every ContactTargetInfo of an escalation plan's stage at instant ``at``.
 
@@ -150,7 +165,10 @@ def resolve_stage(
         if not info or not info.get("ContactId"):
             continue
         essential = bool(info.get("IsEssential"))
-        result.add(resolve(session, info["ContactId"], at, path=[head], essential=essential))
+        reached = resolve(
+            session, info["ContactId"], at, path=[head], essential=essential, find=find
+        )
+        result.add(reached)
     return result
 
 

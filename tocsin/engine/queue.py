@@ -124,6 +124,55 @@ def enqueue(
     return job
 
 
+@dataclass(frozen=True)
+class NewJob:
+    """One job for ``enqueue_many``: the arguments of ``enqueue`` other than session and clock."""
+
+    kind: str
+    payload: dict[str, Any]
+    due_at: datetime
+    key: str | None = None
+    account_id: str | None = None
+    max_attempts: int | None = None
+
+
+def enqueue_many(session: Session, clock: Clock, jobs: Sequence[NewJob]) -> None:
+    """Insert ``jobs`` with one multi-row INSERT in the caller's transaction.
+
+    A job whose key already exists is skipped, as ``enqueue`` does. Nothing
+    is loaded into the session, so this suits many jobs written at once.
+    """
+    if not jobs:
+        return
+    now = clock.now()
+    rows = []
+    for job in jobs:
+        if job.max_attempts is not None and job.max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {job.max_attempts}")
+        rows.append(
+            {
+                "kind": job.kind,
+                "payload": job.payload,
+                "account_id": job.account_id,
+                "key": job.key,
+                "status": JobStatus.PENDING.value,
+                "due_at": job.due_at,
+                "attempts": 0,
+                "max_attempts": job.max_attempts,
+                "fencing_token": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(Job.metadata.tables[Job.__tablename__]).on_conflict_do_nothing(
+        index_elements=["key"]
+    )
+    session.execute(statement, rows)
+    request_wake(session)
+
+
 def cancel(session: Session, key: str, *, clock: Clock | None = None) -> bool:
     """Cancel the pending or running job with ``key`` and return whether one was cancelled.
 
@@ -298,6 +347,61 @@ def _check_owned(session: Session, claim: ClaimedJob, *, lock: bool) -> bool:
         and row.lease_owner == claim.owner
         and row.fencing_token == claim.fencing_token
     )
+
+
+def lock_owned(session: Session, claims: Sequence[ClaimedJob]) -> list[ClaimedJob]:
+    """Lock the job rows of ``claims`` and return the claims that still own their row.
+
+    Rows are locked in id order, so two workers that lock overlapping sets do
+    not wait on each other in a cycle. SQLite renders no FOR UPDATE, because
+    its BEGIN IMMEDIATE write lock excludes other writers.
+    """
+    if not claims:
+        return []
+    query = (
+        select(Job.id, Job.status, Job.lease_owner, Job.fencing_token)
+        .where(Job.id.in_([claim.id for claim in claims]))
+        .order_by(Job.id)
+        .with_for_update()
+    )
+    rows = {row.id: row for row in session.execute(query)}
+    owned = []
+    for claim in claims:
+        row = rows.get(claim.id)
+        if (
+            row is not None
+            and row.status == JobStatus.RUNNING.value
+            and row.lease_owner == claim.owner
+            and row.fencing_token == claim.fencing_token
+        ):
+            owned.append(claim)
+    return owned
+
+
+def finish_all_if_owned(session: Session, claims: Sequence[ClaimedJob], **values: Any) -> None:
+    """Update the job rows of ``claims``, which one owner holds, or raise StaleClaimError.
+
+    The caller has locked the rows with ``lock_owned`` in the same transaction,
+    which checked each fencing token, so the update checks status and owner
+    only. When any row no longer matches, nothing of the transaction may commit.
+    """
+    if not claims:
+        return
+    owners = {claim.owner for claim in claims}
+    if len(owners) != 1:
+        raise ValueError(f"claims of one batch must share one owner, got {sorted(owners)}")
+    result = session.execute(
+        update(Job)
+        .where(
+            Job.id.in_([claim.id for claim in claims]),
+            Job.status == JobStatus.RUNNING.value,
+            Job.lease_owner == claims[0].owner,
+        )
+        .values(lease_owner=None, lease_expires_at=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != len(claims):
+        raise StaleClaimError([claim.id for claim in claims])
 
 
 def finish_if_owned(session: Session, claim: ClaimedJob, **values: Any) -> None:

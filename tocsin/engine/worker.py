@@ -8,6 +8,14 @@ through an UPDATE fenced on the same values. A worker whose lease was taken
 over therefore commits nothing: its handler's writes roll back with the
 transaction.
 
+A ``BatchHandler`` is a single-step handler that can also run many due jobs
+of its kind in one transaction. Each worker loop first claims up to
+``batch_size`` due jobs of every batch kind and runs them together, fenced
+like single jobs: the transaction locks every claimed row, drops the claims
+that were taken over, and marks the rest done in one fenced UPDATE. When the
+batch fails, each of its jobs runs again on its own, so one bad job fails
+alone.
+
 A ``SendingHandler`` runs in three steps instead, so that no transaction is
 open while it waits on a mail server or webhook: a read-only prepare step
 that also checks the claim, the send with no transaction, and a record step
@@ -22,10 +30,10 @@ import random
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from sqlalchemy.orm import Session
 
@@ -40,9 +48,11 @@ from tocsin.engine.queue import (
     add_wake_hook,
     claim_due,
     extend_lease_if_owned,
+    finish_all_if_owned,
     finish_if_owned,
     is_owned,
     lock_if_owned,
+    lock_owned,
     next_due_at,
     release_claims,
     remove_wake_hook,
@@ -53,12 +63,22 @@ from tocsin.store.database import Database
 if TYPE_CHECKING:
     from tocsin.config import Settings
 
-__all__ = ["Engine", "Handler", "JobContext", "JobRegistry", "SendingHandler", "retry_delay"]
+__all__ = [
+    "BatchHandler",
+    "Engine",
+    "Handler",
+    "JobContext",
+    "JobRegistry",
+    "SendingHandler",
+    "retry_delay",
+]
 
 logger = logging.getLogger(__name__)
 
 # Maximum length of the error text stored in ``Job.last_error``.
 MAX_ERROR_LENGTH = 2000
+# Full batches of one batch kind that a worker runs before it claims other jobs.
+MAX_BATCH_ROUNDS = 10
 
 
 def retry_delay(attempt: int, *, base_seconds: float, max_seconds: float) -> float:
@@ -69,6 +89,24 @@ def retry_delay(attempt: int, *, base_seconds: float, max_seconds: float) -> flo
     """
     ceiling = min(max_seconds, base_seconds * 2.0 ** min(attempt - 1, 62))
     return ceiling * random.uniform(0.5, 1.0)
+
+
+@runtime_checkable
+class BatchHandler(Protocol):
+    """A single-step handler that can also run up to ``batch_size`` jobs of its kind at once.
+
+    Register it with ``JobRegistry.register``. The engine calls it with one
+    job like any handler, and calls ``run_batch`` with the contexts of many
+    claimed jobs, which share one session and one write transaction. The
+    batch's writes commit together with every job's completion, or not at
+    all.
+    """
+
+    batch_size: int
+
+    def __call__(self, context: JobContext) -> None: ...
+
+    def run_batch(self, contexts: Sequence[JobContext]) -> None: ...
 
 
 class Engine:
@@ -194,6 +232,105 @@ class Engine:
             outcome = self._record_failure(claim, error, exc=exc)
         metrics.JOBS_FINISHED.labels(claim.kind, outcome).inc()
         return outcome
+
+    def batch_kinds(self) -> dict[str, BatchHandler]:
+        """Return the registered kinds whose handler runs batches, with their handlers."""
+        found = {}
+        for kind in self.registry.kinds():
+            handler = self.registry.get(kind)
+            if isinstance(handler, BatchHandler):
+                found[kind] = handler
+        return found
+
+    def claim_batch(self, kind: str, limit: int, *, owner: str | None = None) -> list[ClaimedJob]:
+        """Lease up to ``limit`` due jobs of ``kind`` in one transaction and return them."""
+        with self.database.session() as session:
+            claims = claim_due(
+                session,
+                self.clock,
+                owner or f"{self.name}:sync",
+                lease_seconds=self.lease_seconds,
+                limit=limit,
+                kinds=[kind],
+            )
+        for claim in claims:
+            lag = (claim.claimed_at - claim.due_at).total_seconds()
+            metrics.JOB_LAG.labels(claim.kind).observe(max(0.0, lag))
+        return claims
+
+    def execute_batch(self, handler: BatchHandler, claims: Sequence[ClaimedJob]) -> int:
+        """Run claimed jobs of one batch kind in one fenced transaction; return how many ran.
+
+        Claims that were taken over are left out. A claim that used up its
+        attempts, and every claim of a batch that raised, runs through
+        ``execute`` on its own.
+        """
+        runnable: list[ClaimedJob] = []
+        for claim in claims:
+            if claim.attempts > (claim.max_attempts or self.max_attempts):
+                self.execute(claim)
+            else:
+                runnable.append(claim)
+        owned: list[ClaimedJob] = []
+        try:
+            with self.database.session() as session:
+                owned = lock_owned(session, runnable)
+                if owned:
+                    handler.run_batch(
+                        [self._context(session, claim, read_only=False) for claim in owned]
+                    )
+                    now = self.clock.now()
+                    finish_all_if_owned(
+                        session, owned, status=JobStatus.DONE.value, finished_at=now, updated_at=now
+                    )
+        except Exception as exc:
+            logger.warning(
+                "a batch of %d jobs failed, so each runs on its own: %s: %s",
+                len(runnable),
+                type(exc).__name__,
+                exc,
+                exc_info=not isinstance(exc, StaleClaimError),
+            )
+            for claim in runnable:
+                self.execute(claim)
+            return len(claims)
+
+        owned_ids = {claim.id for claim in owned}
+        stale = [claim for claim in runnable if claim.id not in owned_ids]
+        if stale:
+            logger.info(
+                "jobs %s were taken over or cancelled after their claim, so the batch left them",
+                [claim.id for claim in stale],
+            )
+        for claim in owned:
+            metrics.JOBS_FINISHED.labels(claim.kind, "done").inc()
+        for claim in stale:
+            metrics.JOBS_FINISHED.labels(claim.kind, "stale").inc()
+        return len(claims)
+
+    def _run_batches(self, owner: str | None, limit: int | None = None) -> int:
+        """Claim and run batches of every batch kind that has due jobs; return how many ran.
+
+        A kind whose batch came back full is claimed again, up to
+        ``MAX_BATCH_ROUNDS`` batches, before the worker turns to other jobs.
+        Batch jobs are cheap and usually create the other jobs (a stage start
+        enqueues its page sends), so they go first, but a steady stream of
+        them cannot starve the other kinds.
+        """
+        count = 0
+        for kind, handler in self.batch_kinds().items():
+            for _round in range(MAX_BATCH_ROUNDS):
+                size = handler.batch_size
+                if limit is not None:
+                    size = min(size, limit - count)
+                if size < 1:
+                    return count
+                claims = self.claim_batch(kind, size, owner=owner)
+                if claims:
+                    count += self.execute_batch(handler, claims)
+                if len(claims) < size:
+                    break
+        return count
 
     def _context(self, session: Session, claim: ClaimedJob, *, read_only: bool) -> JobContext:
         return JobContext(
@@ -372,8 +509,10 @@ class Engine:
         """
         count = 0
         while count < limit:
-            claims = self.claim(min(self.batch_size, limit - count))
-            if not claims:
+            batched = self._run_batches(None, limit - count)
+            count += batched
+            claims = self.claim(min(self.batch_size, limit - count)) if count < limit else []
+            if not claims and not batched:
                 break
             for claim in claims:
                 self.execute(claim)
@@ -446,12 +585,13 @@ class Engine:
             wakeup.clear()
             claimed_at = self.clock.now()
             try:
+                batched = self._run_batches(owner)
                 claims = self.claim(self.batch_size, owner=owner)
             except Exception:
                 logger.exception("worker %s failed to claim jobs", owner)
                 self._stopping.wait(self.poll_seconds)
                 continue
-            claimed_any = bool(claims)
+            claimed_any = bool(claims) or batched > 0
             while claims and not self._stopping.is_set():
                 self.execute(claims.pop(0))
             if claims:
