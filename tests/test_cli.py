@@ -80,7 +80,9 @@ class ServeProcess:
 
 
 @contextmanager
-def serve(log_dir: Path, *arguments: str, name: str = "serve") -> Iterator[ServeProcess]:
+def serve(
+    log_dir: Path, *arguments: str, name: str = "serve", env: dict[str, str] | None = None
+) -> Iterator[ServeProcess]:
     """Start ``tocsin serve`` on a free port, wait until /healthz returns 200, stop it after."""
     port = free_port()
     log = log_dir / f"{name}-{port}.log"
@@ -90,7 +92,7 @@ def serve(log_dir: Path, *arguments: str, name: str = "serve") -> Iterator[Serve
             stdout=log_file,
             stderr=subprocess.STDOUT,
             text=True,
-            env=clean_env({"TOCSIN_WORKERS": "1"}),
+            env=clean_env({"TOCSIN_WORKERS": "1", **(env or {})}),
         )
     running = ServeProcess(process, f"http://127.0.0.1:{port}", log)
     try:

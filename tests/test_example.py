@@ -12,7 +12,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.test_cli import serve
+from tests.test_cli import run_tocsin, serve
 
 AWS = Path(sys.executable).with_name("aws")
 EXAMPLE_SECONDS = 60.0
@@ -78,3 +78,39 @@ def test_example_shares_plan_across_accounts(
         log = running.stderr()
     assert "export AWS_CONFIG_FILE=" in log
     assert "Example ready" not in log
+
+
+def test_demo_resolves_cross_account_incident(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo runs on the real clock, sped up so that the runbook's sleep is short."""
+    home = tmp_path / "home"
+    with serve(
+        tmp_path, "--home", str(home), "--example", env={"TOCSIN_CLOCK_SPEED": "10"}
+    ) as running:
+        profiles = wait_for_profiles(home, running.log)
+        demo = run_tocsin("demo", "--home", str(home), "--wait", "60")
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+        for headline in (
+            "goes into ALARM",
+            "incident opened",
+            "engages the escalation plan",
+            "runbook runs",
+            "acknowledges the page",
+            "resolves the incident",
+        ):
+            assert headline in demo.stdout
+        arn = demo.stdout.rsplit("Done: incident ", 1)[1].split(" ", 1)[0]
+
+        monkeypatch.setenv("AWS_CONFIG_FILE", str(profiles))
+        application = boto3.Session(profile_name="tocsin-app1")
+        management = boto3.Session(profile_name="tocsin-management")
+        record = application.client("ssm-incidents").get_incident_record(arn=arn)
+        source = record["incidentRecord"]["incidentRecordSource"]
+        contacts = management.client("ssm-contacts")
+        engagements = contacts.list_engagements(IncidentId=arn)["Engagements"]
+        pages = contacts.list_pages_by_engagement(EngagementId=engagements[0]["EngagementArn"])
+        described = contacts.describe_page(PageId=pages["Pages"][0]["PageArn"])
+    assert record["incidentRecord"]["status"] == "RESOLVED"
+    assert source["source"] == "aws.events"
+    assert "ReadTime" in described

@@ -1,5 +1,5 @@
-"""Command-line interface: ``tocsin serve``, ``account``, ``schedule check``, ``calendar``
-and ``outbox``.
+"""Command-line interface: ``tocsin serve``, ``demo``, ``backup``, ``account``, ``schedule check``,
+``calendar``, ``outbox``, ``webhook``, ``sharing audit`` and ``crossaccount setup``.
 """
 
 from __future__ import annotations
@@ -263,6 +263,51 @@ def backup(destination: Path, home: str | None) -> None:
         click.echo(f"Wrote {written.key}", err=True)
     else:
         click.echo("The secret key comes from TOCSIN_SECRET_KEY: keep it with the copy.", err=True)
+
+
+@main.command("demo")
+@click.option(
+    "--wait",
+    type=click.FloatRange(1, 3600),
+    default=120.0,
+    show_default=True,
+    help="Seconds to wait for each step before giving up.",
+)
+@database_option
+@home_option
+def demo(wait: float, database_url: str | None, home: str | None) -> None:
+    """Run one cross-account incident of the ready example and narrate each step.
+
+    Start the server with ./scripts/start.sh (or tocsin serve --example) first,
+    with the same home. The demo reads page messages from the development
+    outbox, so the server must run without TOCSIN_SMTP_URL.
+    """
+    from tocsin import demo as demo_module
+    from tocsin.notify.outbox import list_outbox
+    from tocsin.store.database import Database
+
+    settings = _settings(database_url=database_url, home=home)
+    try:
+        setting = demo_module.load(settings.home)
+    except demo_module.DemoError as exc:
+        raise click.ClickException(str(exc)) from exc
+    database = Database(settings.effective_database_url)
+
+    def outbox_message(account_id: str, page_id: str) -> str | None:
+        with database.session() as session:
+            for message in list_outbox(session, account_id=account_id, limit=50):
+                if page_id in (message.key or ""):
+                    return message.body
+        return None
+
+    click.echo(f"Demo on {setting.management.endpoint}; profiles in {setting.profiles_path}")
+    try:
+        arn = demo_module.run(setting, outbox_message, click.echo, wait_seconds=wait)
+    except demo_module.DemoError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        database.dispose()
+    click.echo(f"\nDone: incident {arn} was opened, paged, acknowledged and resolved.")
 
 
 @main.group()

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,19 +46,40 @@ ACCOUNTS = (
     ("tocsin-app2", "application-2"),
 )
 
+SAMPLE_FILE = "cloudwatch-alarm-state-change.json"
+ALARM_PATTERN = {
+    "source": ["aws.cloudwatch"],
+    "detail-type": ["CloudWatch Alarm State Change"],
+    "detail": {"state": {"value": ["ALARM"]}},
+}
+
 RUNBOOK = {
     "schemaVersion": "0.3",
-    "description": "Record the incident and wait for a responder to look at it.",
+    "description": "Note which incident started the runbook, then give responders time to look.",
     "parameters": {
         "IncidentRecordArn": {"type": "String", "description": "The incident that started this."}
     },
     "mainSteps": [
         {
-            "name": "Triage",
+            "name": "NoteIncident",
+            "action": "aws:executeScript",
+            "inputs": {
+                "Runtime": "python3.11",
+                "Handler": "note_incident",
+                "Script": (
+                    "def note_incident(events, context):\n"
+                    "    return {'incident': events['IncidentRecordArn'].rsplit('/', 1)[-1]}\n"
+                ),
+                "InputPayload": {"IncidentRecordArn": "{{ IncidentRecordArn }}"},
+            },
+            "outputs": [{"Name": "IncidentId", "Selector": "$.Payload.incident", "Type": "String"}],
+        },
+        {
+            "name": "GiveRespondersTime",
             "action": "aws:sleep",
-            "inputs": {"Duration": "PT1M"},
+            "inputs": {"Duration": "PT30S"},
             "isEnd": True,
-        }
+        },
     ],
 }
 
@@ -119,6 +141,7 @@ def build(example: Example, activation_code: Callable[[str], str]) -> None:
     _contacts(example, activation_code)
     _response_plan(example)
     _share(example)
+    _event_routing(example)
 
 
 def _step(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -142,6 +165,7 @@ def _organization(example: Example) -> None:
     organizations = client(example, example.management, "organizations")
     organization = organizations.create_organization(FeatureSet="ALL")["Organization"]
     example.resources["OrganizationArn"] = organization["Arn"]
+    example.resources["OrganizationId"] = organization["Id"]
     for account in example.applications:
         handshake = organizations.invite_account_to_organization(
             Target={"Id": account.account_id, "Type": "ACCOUNT"},
@@ -308,7 +332,7 @@ def _response_plan(example: Example) -> None:
 def _share(example: Example) -> None:
     shared = [
         example.resources["ResponsePlan"],
-        *(arn for key, arn in example.resources.items() if key.startswith("Contact:")),
+        *(value for key, value in example.resources.items() if key.startswith("Contact:")),
     ]
     share = client(example, example.management, "ram").create_resource_share(
         name="incident-response",
@@ -317,6 +341,78 @@ def _share(example: Example) -> None:
         allowExternalPrincipals=False,
     )["resourceShare"]
     example.resources["ResourceShare"] = share["resourceShareArn"]
+
+
+@_step("event routing")
+def _event_routing(example: Example) -> None:
+    management = example.management
+    pattern = json.dumps(ALARM_PATTERN)
+    management_events = client(example, management, "events")
+    management_events.put_permission(
+        EventBusName="default",
+        Action="events:PutEvents",
+        Principal="*",
+        StatementId="organization-accounts",
+        Condition={
+            "Type": "StringEquals",
+            "Key": "aws:PrincipalOrgID",
+            "Value": example.resources["OrganizationId"],
+        },
+    )
+    rule_arn = management_events.put_rule(
+        Name="alarms-to-incidents",
+        EventPattern=pattern,
+        Description="Start an incident when an alarm of any account goes into ALARM.",
+    )["RuleArn"]
+    management_events.put_targets(
+        Rule="alarms-to-incidents",
+        Targets=[{"Id": "service-outage", "Arn": example.resources["ResponsePlan"]}],
+    )
+    example.resources["IncidentRule"] = rule_arn
+    bus_arn = f"arn:aws:events:{example.region}:{management.account_id}:event-bus/default"
+    sample = load_sample()
+    for account in example.applications:
+        events = client(example, account, "events")
+        events.put_rule(
+            Name="forward-alarms",
+            EventPattern=pattern,
+            Description="Send alarm state changes to the management account's event bus.",
+        )
+        events.put_targets(
+            Rule="forward-alarms", Targets=[{"Id": "management-bus", "Arn": bus_arn}]
+        )
+        client(example, account, "cloudwatch").put_metric_alarm(**alarm_of_sample(sample))
+    example.resources["Alarm"] = sample["detail"]["alarmName"]
+
+
+def load_sample() -> dict[str, Any]:
+    """Return the shipped CloudWatch alarm state change event."""
+    text = resources.files("tocsin.samples").joinpath(SAMPLE_FILE).read_text(encoding="utf-8")
+    sample: dict[str, Any] = json.loads(text)
+    return sample
+
+
+def alarm_of_sample(sample: dict[str, Any]) -> dict[str, Any]:
+    """Return PutMetricAlarm's parameters for the alarm that the sample event describes."""
+    detail = sample["detail"]
+    (metric,) = detail["configuration"]["metrics"]
+    stat = metric["metricStat"]
+    reason = json.loads(detail["state"]["reasonData"])
+    return {
+        "AlarmName": detail["alarmName"],
+        "AlarmDescription": detail["configuration"]["description"],
+        "Namespace": stat["metric"]["namespace"],
+        "MetricName": stat["metric"]["name"],
+        "Dimensions": [
+            {"Name": name, "Value": value} for name, value in stat["metric"]["dimensions"].items()
+        ],
+        "Statistic": stat["stat"],
+        "Period": stat["period"],
+        "EvaluationPeriods": 1,
+        "Threshold": reason["threshold"],
+        "ComparisonOperator": "GreaterThanThreshold",
+        "TreatMissingData": "notBreaching",
+    }
 
 
 def write_profiles(path: Path, example: Example) -> None:
