@@ -2,7 +2,9 @@
 
 The script runs in a fresh interpreter (``python -I``), so a script that
 hangs, crashes or exhausts its memory fails its own step and leaves the
-worker that started it unharmed. The interpreter reads the script, the
+worker that started it unharmed. The interpreter starts in an empty
+temporary folder without the server's environment variables, so it cannot
+read TOCSIN_* settings such as the secret key. The interpreter reads the script, the
 handler name and the input payload as JSON on standard input and writes the
 handler's return value as JSON on standard output.
 """
@@ -11,9 +13,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,13 +84,16 @@ def run_script(
         default=str,
     )
     try:
-        completed = subprocess.run(
-            [sys.executable, "-I", "-c", _BOOTSTRAP],
-            input=request.encode("utf-8"),
-            capture_output=True,
-            timeout=timeout_seconds,
-            check=False,
-        )
+        with tempfile.TemporaryDirectory(prefix="tocsin-script-") as workdir:
+            completed = subprocess.run(
+                [sys.executable, "-I", "-c", _BOOTSTRAP],
+                input=request.encode("utf-8"),
+                capture_output=True,
+                timeout=timeout_seconds,
+                check=False,
+                cwd=workdir,
+                env=_child_environment(),
+            )
     except subprocess.TimeoutExpired:
         logger.warning("script handler %s timed out after %s seconds", handler, timeout_seconds)
         return ScriptOutcome(
@@ -110,6 +117,20 @@ def run_script(
     except (ValueError, KeyError, IndexError):
         return ScriptOutcome(error="The script's handler returned a value that is not JSON.")
     return ScriptOutcome(result=result)
+
+
+def _child_environment() -> dict[str, str]:
+    """Return the environment of a script: none of the server's settings or secrets.
+
+    NOTE: the script still runs as the server's operating-system user and can
+    read what that user can read, such as the data directory. Operators who
+    do not trust every account's runbook authors run the server as a user
+    whose files hold nothing secret, or keep aws:executeScript out of shared
+    runbooks.
+    """
+    return {
+        name: os.environ[name] for name in ("PATH", "LANG", "LC_ALL", "TZ") if name in os.environ
+    }
 
 
 def _last_line(text: str) -> str:
