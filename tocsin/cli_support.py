@@ -1,0 +1,124 @@
+"""Settings, the runtime and options that the command-line interface's commands share."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import click
+from sqlalchemy.exc import OperationalError
+
+from tocsin.config import Settings, SettingsError, load_settings
+from tocsin.iam.crypto import SecretKeyError
+
+if TYPE_CHECKING:
+    from tocsin.app import Runtime
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def load_settings_or_exit(**overrides: Any) -> Settings:
+    """Return the settings, or stop with a usage error that names the invalid setting."""
+    try:
+        return load_settings(**overrides)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+def open_runtime(settings: Settings, *, existing: bool = False) -> Runtime:
+    """Build the runtime, turning the usual start-up failures into one-line errors.
+
+    With ``existing``, an embedded database that does not exist yet is an
+    error rather than created, so that a mistyped home does not look empty.
+    """
+    from tocsin.app import build_runtime
+
+    embedded = settings.embedded_database_path
+    if existing and settings.database_url is None and not embedded.exists():
+        raise click.ClickException(
+            f"no Tocsin database at {embedded}. Check --home (TOCSIN_HOME) or pass "
+            "--database-url (TOCSIN_DATABASE_URL)."
+        )
+
+    try:
+        return build_runtime(settings)
+    except SecretKeyError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except OperationalError as exc:
+        database = settings.effective_database_url
+        raise click.ClickException(
+            f"cannot open the database {database}: {exc.orig}. Check --database-url "
+            "(TOCSIN_DATABASE_URL) and that the database server is running."
+        ) from exc
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Fail early, before anything starts, when the address is taken."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {exc.strerror}. Choose another port with "
+            "--port (TOCSIN_PORT) or stop the process that uses it."
+        ) from exc
+
+
+def configure_logging(settings: Settings) -> None:
+    """Send log records of the settings' level to standard error, one line each."""
+    logging.basicConfig(level=settings.log_level, format=LOG_FORMAT, stream=sys.stderr)
+    # Alembic reports each migration step at INFO; Tocsin logs one line for the migration.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+database_option = click.option(
+    "--database-url",
+    default=None,
+    help="SQLAlchemy URL of the database (TOCSIN_DATABASE_URL); default: SQLite in the home.",
+)
+home_option = click.option(
+    "--home",
+    default=None,
+    help="Data directory for the embedded database and the key file (TOCSIN_HOME).",
+)
+
+
+def utc_text(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def check_account_id(
+    _context: click.Context, _parameter: click.Parameter, value: str | None
+) -> str | None:
+    """Reject a value that is not a 12-digit account id; None passes."""
+    if value is not None and not (len(value) == 12 and value.isascii() and value.isdigit()):
+        raise click.BadParameter(f"{value!r} is not a 12-digit account id.")
+    return value
+
+
+def check_account_ids(
+    context: click.Context, parameter: click.Parameter, values: tuple[str, ...]
+) -> list[str]:
+    return [checked for value in values if (checked := check_account_id(context, parameter, value))]
+
+
+def account_option(
+    help_text: str, *, required: bool = False
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Return the option of an account id, spelled --account or --account-id."""
+    return click.option(
+        "--account",
+        "--account-id",
+        "account_id",
+        required=required,
+        default=None,
+        callback=check_account_id,
+        help=help_text,
+    )

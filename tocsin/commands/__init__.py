@@ -1,0 +1,1 @@
+"""Groups of ``tocsin`` commands, each in its own module; ``tocsin.cli`` adds them."""

@@ -1,0 +1,130 @@
+"""``tocsin webhook``: inbound alerting webhooks at secret URLs."""
+
+from __future__ import annotations
+
+import click
+
+from tocsin.cli_support import (
+    account_option,
+    configure_logging,
+    database_option,
+    home_option,
+    load_settings_or_exit,
+    open_runtime,
+    utc_text,
+)
+
+
+@click.group("webhook")
+def webhook_group() -> None:
+    """Manage inbound alerting webhooks: secret URLs that turn alerts into events."""
+
+
+webhook_account_option = account_option(
+    "12-digit id of the account that owns the webhooks.", required=True
+)
+
+
+@webhook_group.command("create")
+@webhook_account_option
+@click.option(
+    "--format",
+    "format_name",
+    type=click.Choice(["alertmanager", "grafana", "generic"]),
+    required=True,
+    help="Payload format that the monitoring tool posts.",
+)
+@click.option("--bus", default="default", show_default=True, help="Event bus of the events.")
+@database_option
+@home_option
+def webhook_create(
+    account_id: str, format_name: str, bus: str, database_url: str | None, home: str | None
+) -> None:
+    """Create a webhook and print its URL, which contains its secret token.
+
+    The URL is printed only this once. Every alert posted to it becomes an
+    event on the bus, which rules route to response plans, buses or topics.
+    """
+    from tocsin.events.webhooks import WebhookError, create_webhook, webhook_url
+
+    settings = load_settings_or_exit(database_url=database_url, home=home)
+    configure_logging(settings)
+    runtime = open_runtime(settings, existing=True)
+    try:
+        with runtime.database.session() as session:
+            created = create_webhook(session, runtime.clock.now(), account_id, format_name, bus)
+    except WebhookError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        runtime.database.dispose()
+    click.echo(webhook_url(settings.effective_public_url, created.token))
+    click.echo(
+        f"Created {format_name} webhook {created.webhook.webhook_id} to event bus {bus}. The URL "
+        "is not shown again; if it leaks, revoke the webhook with `tocsin webhook revoke` "
+        "and create a new one.",
+        err=True,
+    )
+
+
+@webhook_group.command("list")
+@webhook_account_option
+@database_option
+@home_option
+def webhook_list(account_id: str, database_url: str | None, home: str | None) -> None:
+    """List an account's webhooks: id, format, bus, created and last used times, status.
+
+    Tokens are stored only as digests, so the list cannot show webhook URLs.
+    """
+    from tocsin.events.webhooks import WebhookError, list_webhooks
+
+    settings = load_settings_or_exit(database_url=database_url, home=home)
+    configure_logging(settings)
+    runtime = open_runtime(settings, existing=True)
+    try:
+        with runtime.database.session() as session:
+            webhooks = list_webhooks(session, account_id)
+    except WebhookError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        runtime.database.dispose()
+    if not webhooks:
+        click.echo(f"No webhooks in account {account_id}.")
+        return
+    rows = [("WEBHOOK ID", "FORMAT", "BUS", "CREATED", "LAST USED", "STATUS")]
+    for webhook in webhooks:
+        status = f"revoked {utc_text(webhook.revoked_at)}" if webhook.revoked_at else "active"
+        last_used = utc_text(webhook.last_used_at) if webhook.last_used_at else "never"
+        created = utc_text(webhook.created_at)
+        rows.append(
+            (webhook.webhook_id, webhook.format, webhook.bus_name, created, last_used, status)
+        )
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for row in rows:
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+@webhook_group.command("revoke")
+@click.argument("webhook_id")
+@webhook_account_option
+@database_option
+@home_option
+def webhook_revoke(
+    webhook_id: str, account_id: str, database_url: str | None, home: str | None
+) -> None:
+    """Revoke the webhook WEBHOOK_ID, so that its URL returns 404 from now on."""
+    from tocsin.events.webhooks import WebhookError, revoke_webhook
+
+    settings = load_settings_or_exit(database_url=database_url, home=home)
+    configure_logging(settings)
+    runtime = open_runtime(settings, existing=True)
+    try:
+        with runtime.database.session() as session:
+            revoked = revoke_webhook(session, runtime.clock.now(), account_id, webhook_id)
+            revoked_id = revoked.webhook_id
+    except WebhookError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        runtime.database.dispose()
+    click.echo(f"Revoked webhook {revoked_id}.")
