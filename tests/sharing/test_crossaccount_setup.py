@@ -216,3 +216,60 @@ def test_setup_rejects_bad_accounts(
         assert result.exit_code != 0, arguments
         assert message in result.stderr, result.stderr
     assert management.ram.get_resource_shares(resourceOwner="SELF")["resourceShares"] == []
+
+
+SLEEPER = json.dumps(
+    {
+        "schemaVersion": "0.3",
+        "mainSteps": [{"name": "Wait", "action": "aws:sleep", "inputs": {"Duration": "PT1H"}}],
+    }
+)
+
+
+def start_sleeper(party: Party) -> str:
+    ssm = party.client("ssm")
+    ssm.create_document(
+        Name="Sleeper", DocumentType="Automation", DocumentFormat="JSON", Content=SLEEPER
+    )
+    execution_id: str = ssm.start_automation_execution(DocumentName="Sleeper")[
+        "AutomationExecutionId"
+    ]
+    return execution_id
+
+
+def test_read_only_roles_show_executions_across_accounts(
+    server: RunningServer, accounts: tuple[Party, Party, Party]
+) -> None:
+    management, member, _outside = accounts
+    member_execution = start_sleeper(member)
+    management_execution = start_sleeper(management)
+    member_role = f"arn:aws:iam::{member.account_id}:role/{READ_ONLY_ROLE}"
+    management_role = f"arn:aws:iam::{management.account_id}:role/{READ_ONLY_ROLE}"
+
+    # Before the set-up, neither account may assume the other's read-only role,
+    # and its own credentials do not reach the other account's executions.
+    for reader, role in ((management, member_role), (member, management_role)):
+        with pytest.raises(ClientError) as info:
+            reader.client("sts").assume_role(RoleArn=role, RoleSessionName="read")
+        assert error(info)[0] == "AccessDenied"
+    with pytest.raises(ClientError) as info:
+        management.client("ssm").get_automation_execution(AutomationExecutionId=member_execution)
+    assert error(info)[0] == "AutomationExecutionNotFoundException"
+
+    arguments = ["--management", management.account_id, "--application", member.account_id]
+    assert crossaccount(server, *arguments).exit_code == 0
+
+    for reader, role, execution_id in (
+        (management, member_role, member_execution),
+        (member, management_role, management_execution),
+    ):
+        ssm = assume(reader, role).client("ssm")
+        execution = ssm.get_automation_execution(AutomationExecutionId=execution_id)
+        assert execution["AutomationExecution"]["DocumentName"] == "Sleeper"
+        steps = ssm.describe_automation_step_executions(AutomationExecutionId=execution_id)
+        assert [step["StepName"] for step in steps["StepExecutions"]] == ["Wait"]
+        listed = ssm.describe_automation_executions()["AutomationExecutionMetadataList"]
+        assert execution_id in [item["AutomationExecutionId"] for item in listed]
+        with pytest.raises(ClientError) as info:
+            ssm.stop_automation_execution(AutomationExecutionId=execution_id)
+        assert error(info)[0] == "AccessDeniedException"
