@@ -455,3 +455,65 @@ def test_shared_document_in_target_account(server: RunningServer, tenant: Tenant
     with pytest.raises(ClientError) as excinfo:
         other_ssm.start_automation_execution(DocumentName=arn, TargetLocations=[two])
     assert error_of(excinfo)[0] == "InvalidTarget"
+
+
+STEPS = """\
+schemaVersion: '0.3'
+mainSteps:
+  - name: First
+    action: aws:sleep
+    inputs:
+      Duration: PT1S
+  - name: Second
+    action: aws:sleep
+    inputs:
+      Duration: PT1S
+"""
+
+
+def start_step(ssm: Any, execution_id: str, name: str) -> None:
+    ssm.send_automation_signal(
+        AutomationExecutionId=execution_id, SignalType="StartStep", Payload={"StepName": [name]}
+    )
+
+
+def test_interactive_mode_waits_for_start_step(server: RunningServer, tenant: Tenant) -> None:
+    create_document(tenant.ssm, "Steps", STEPS)
+    waiting = run(server, tenant.ssm, "Steps", Mode="Interactive")
+    execution_id = waiting["AutomationExecutionId"]
+    assert waiting["Mode"] == "Interactive"
+    assert waiting["AutomationExecutionStatus"] == "Waiting"
+    assert waiting["CurrentStepName"] == "First"
+    assert statuses(waiting) == []
+
+    with pytest.raises(ClientError) as excinfo:
+        start_step(tenant.ssm, execution_id, "Missing")
+    assert error_of(excinfo)[0] == "AutomationStepNotFoundException"
+
+    # Each step runs only when asked, and one at a time.
+    start_step(tenant.ssm, execution_id, "First")
+    settle(server)
+    with pytest.raises(ClientError) as excinfo:
+        start_step(tenant.ssm, execution_id, "Second")
+    assert error_of(excinfo)[0] == "InvalidAutomationSignalException"
+    advance(server, seconds=2)
+    between = execution(tenant.ssm, execution_id)
+    assert statuses(between) == [("First", "Success")]
+    assert between["AutomationExecutionStatus"] == "Waiting"
+    assert between["CurrentStepName"] == "Second"
+
+    start_step(tenant.ssm, execution_id, "Second")
+    settle(server)
+    advance(server, seconds=2)
+    finished = execution(tenant.ssm, execution_id)
+    assert statuses(finished) == [("First", "Success"), ("Second", "Success")]
+    assert finished["AutomationExecutionStatus"] == "Success"
+
+
+def test_start_step_needs_interactive_mode(server: RunningServer, tenant: Tenant) -> None:
+    create_document(tenant.ssm, "Pauses", PAUSES)
+    execution_id = run(server, tenant.ssm, "Pauses")["AutomationExecutionId"]
+    with pytest.raises(ClientError) as excinfo:
+        start_step(tenant.ssm, execution_id, "After")
+    assert error_of(excinfo)[0] == "InvalidAutomationSignalException"
+    assert "Interactive mode" in error_of(excinfo)[1]

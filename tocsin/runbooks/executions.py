@@ -98,11 +98,6 @@ def _check_unsupported(params: dict[str, Any]) -> None:
                 f"{member} is not supported: Tocsin runs an automation in one account and "
                 "Region at a time and has no rate control."
             )
-    mode = params.get("Mode", "Auto")
-    if mode != "Auto":
-        raise ValidationException(
-            f"Mode {mode} is not supported: Tocsin runs automations in Auto mode only."
-        )
 
 
 def _target_account(params: dict[str, Any], account_id: str, region: str) -> tuple[str, str | None]:
@@ -229,7 +224,7 @@ def start(
         document_content=document.content,
         document_format=document.document_format,
         status="Pending",
-        mode="Auto",
+        mode=params.get("Mode", "Auto"),
         parameters=shown,
         typed_parameters=typed,
         outputs={},

@@ -34,6 +34,9 @@ from tocsin.runbooks.execution_models import AutomationExecution, StepExecution
 
 logger = logging.getLogger(__name__)
 
+# The execution mode in which every step waits for a StartStep signal.
+INTERACTIVE = "Interactive"
+
 RUN_STEP_JOB = "runbooks.run_step"
 CALL_STEP_JOB = "runbooks.call_step"
 WAKE_STEP_JOB = "runbooks.wake_step"
@@ -82,8 +85,22 @@ def enqueue_step_job(
 def begin(
     session: Session, clock: Clock, run: AutomationExecution, document: AutomationDocument
 ) -> None:
-    """Start the first step of a new run."""
-    begin_step(session, clock, run, document.steps[0])
+    """Start the first step of a new run, or wait for StartStep in Interactive mode."""
+    go_to(session, clock, run, document.steps[0])
+
+
+def go_to(session: Session, clock: Clock, run: AutomationExecution, step: Step) -> None:
+    """Begin ``step`` next, or in Interactive mode wait until a StartStep signal names a step.
+
+    An Interactive run waits with no open step; its current step names the one
+    that the document would run next.
+    """
+    if run.mode != INTERACTIVE:
+        begin_step(session, clock, run, step)
+        return
+    run.status = "Waiting"
+    run.current_step_name = step.name
+    run.current_action = step.action
 
 
 def begin_step(session: Session, clock: Clock, run: AutomationExecution, step: Step) -> None:
@@ -144,7 +161,7 @@ def finish_step(
     ``retry`` is false. After that, its onFailure decides what follows. For a
     cancelled step, its onCancel decides.
     """
-    document = _document(run)
+    document = document_of(run)
     step = document.step(row.step_name)
     if status in ("Failed", "TimedOut") and retry and row.attempt < step.max_attempts:
         row.attempt += 1
@@ -179,14 +196,14 @@ def finish_step(
 
     if status == "Success" and row.next_step is not None:
         # The step that an aws:branch choice names runs even when the branch has isEnd.
-        begin_step(session, clock, run, document.step(row.next_step))
+        go_to(session, clock, run, document.step(row.next_step))
     elif status == "Success":
         _advance(session, clock, run, document, step, step.next_step)
     elif status in ("Failed", "TimedOut"):
         _after_failure(session, clock, run, document, step, status, failure)
     else:
         if step.on_cancel.action == "Step" and step.on_cancel.step is not None:
-            begin_step(session, clock, run, document.step(step.on_cancel.step))
+            go_to(session, clock, run, document.step(step.on_cancel.step))
         else:
             end(session, clock, run, "Cancelled", f"Step {step.name} was cancelled.")
 
@@ -210,7 +227,7 @@ def _after_failure(
     if step.on_failure.action == "Continue":
         _advance(session, clock, run, document, step, step.next_step)
     elif step.on_failure.step is not None:
-        begin_step(session, clock, run, document.step(step.on_failure.step))
+        go_to(session, clock, run, document.step(step.on_failure.step))
 
 
 def _advance(
@@ -226,7 +243,7 @@ def _advance(
         final = "Failed" if run.critical_failure else "Success"
         end(session, clock, run, final, run.failure_message)
         return
-    begin_step(session, clock, run, following)
+    go_to(session, clock, run, following)
 
 
 def end(
@@ -249,7 +266,7 @@ def _document_outputs(
 ) -> dict[str, list[str]]:
     scope = scope_of(session, run, now)
     outputs: dict[str, list[str]] = {}
-    for name in _document(run).outputs:
+    for name in document_of(run).outputs:
         value = scope.lookup(name)
         if value is not references.MISSING:
             outputs[name] = references.shown_value(value)
@@ -301,6 +318,6 @@ def cancel_children(session: Session, clock: Clock, run: AutomationExecution) ->
         end(session, clock, child, "Cancelled", "The parent automation was stopped.")
 
 
-def _document(run: AutomationExecution) -> AutomationDocument:
+def document_of(run: AutomationExecution) -> AutomationDocument:
     document, _ = document_schema.parse(run.document_content, run.document_format)
     return document

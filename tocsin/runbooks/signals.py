@@ -157,8 +157,37 @@ def signal(
         runner.finish_step(
             session, clock, run, stopped, "Cancelled", failure="The step was stopped."
         )
+    elif signal_type == "StartStep":
+        _start_step(session, clock, run, payload)
     else:
         raise InvalidAutomationSignalException(
-            f"SignalType {signal_type} is not supported for automations in Auto mode; use "
-            "Approve, Reject, Resume or StopStep."
+            f"SignalType {signal_type} is not supported; use Approve, Reject, Resume, "
+            "StartStep or StopStep."
         )
+
+
+def _start_step(
+    session: Session, clock: Clock, run: AutomationExecution, payload: dict[str, Any]
+) -> None:
+    """Begin the step that StartStep names, in a run of Interactive mode between steps."""
+    if run.mode != runner.INTERACTIVE:
+        raise InvalidAutomationSignalException(
+            f"StartStep applies to automations in Interactive mode; {run.execution_id} runs in "
+            f"{run.mode} mode."
+        )
+    if _open_step(session, run) is not None:
+        raise InvalidAutomationSignalException(
+            f"Automation {run.execution_id} is running step {run.current_step_name}; send "
+            "StartStep when it has ended."
+        )
+    name = _payload_text(payload, "StepName")
+    if name is None:
+        raise InvalidAutomationSignalException(
+            "StartStep needs the StepName of the step to run in Payload."
+        )
+    document = runner.document_of(run)
+    if name not in {step.name for step in document.steps}:
+        raise AutomationStepNotFoundException(
+            f"Step {name} is not a step of the document {run.document_name}."
+        )
+    runner.begin_step(session, clock, run, document.step(name))
