@@ -11,12 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tocsin import jsontext
 from tocsin.events.alarm_errors import InvalidParameterValueException
 
 STATE_FUNCTIONS = {"ALARM": "ALARM", "OK": "OK", "INSUFFICIENT_DATA": "INSUFFICIENT_DATA"}
 # CloudWatch functions that Tocsin does not evaluate; a rule that uses one is rejected.
 UNSUPPORTED_FUNCTIONS = ("AT_LEAST",)
 MAX_CHILDREN = 100
+
+# Deepest nesting of parentheses accepted, well below the parser's recursion limit.
+MAX_NESTING = 64
 
 
 @dataclass(frozen=True)
@@ -162,6 +166,11 @@ class _Parser:
 
 def parse_rule(text: str) -> Rule:
     """Parse an AlarmRule, raising InvalidParameterValue with the position of the first error."""
+    if jsontext.max_parenthesis_depth(text) > MAX_NESTING:
+        raise InvalidParameterValueException(
+            f"The value of AlarmRule nests parentheses more than {MAX_NESTING} deep. "
+            f"Rule: {text[:200]!r}"
+        )
     rule = _Parser(text).parse()
     if len(referenced_alarms(rule)) > MAX_CHILDREN:
         raise InvalidParameterValueException(

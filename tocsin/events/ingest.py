@@ -9,7 +9,6 @@ a job, up to ``MAX_BATCH`` events, so that a burst costs few jobs.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
@@ -19,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from tocsin import jsontext
 from tocsin.engine.clock import Clock
 from tocsin.engine.jobs import Job
 from tocsin.engine.queue import enqueue
@@ -176,9 +176,9 @@ def envelope_of_entry(
                 f"Parameter {member} is not valid. Reason: {member} is a required argument.",
             )
     try:
-        detail = json.loads(entry["Detail"])
-    except ValueError:
-        raise EntryError("MalformedDetail", "Detail is malformed.") from None
+        detail = jsontext.loads(entry["Detail"])
+    except jsontext.JsonTextError as exc:
+        raise EntryError("MalformedDetail", f"Detail is malformed: {exc}.") from None
     if not isinstance(detail, dict):
         raise EntryError("MalformedDetail", "Detail is malformed: it must be a JSON object.")
     moment = entry.get("Time") or now

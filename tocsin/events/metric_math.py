@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from tocsin import jsontext
 from tocsin.events.alarm_errors import InvalidParameterValueException
 
 Series = dict[datetime, float]
@@ -46,6 +47,9 @@ BINARY_PRECEDENCE = {
     "/": 5,
     "^": 7,
 }
+
+# Deepest nesting of parentheses accepted, well below the parser's recursion limit.
+MAX_NESTING = 64
 
 
 @dataclass(frozen=True)
@@ -213,6 +217,11 @@ class _Parser:
 
 def parse_expression(expression: str) -> Node:
     """Parse a metric math expression, raising InvalidParameterValue on the first problem."""
+    if jsontext.max_parenthesis_depth(expression) > MAX_NESTING:
+        raise MathError(
+            f"The value of Expression nests parentheses more than {MAX_NESTING} deep: "
+            f"{expression[:200]!r}"
+        )
     return _Parser(expression).parse()
 
 

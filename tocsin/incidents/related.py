@@ -19,6 +19,7 @@ from typing import Any, cast
 from sqlalchemy import Select, Table, delete, insert, select
 from sqlalchemy.orm import Session
 
+from tocsin import jsontext
 from tocsin.engine.clock import Clock
 from tocsin.incidents import timeline
 from tocsin.incidents.arns import conflict
@@ -167,8 +168,8 @@ def involved_resources(raw_data: str | None) -> list[str]:
     if not raw_data:
         return []
     try:
-        event = json.loads(raw_data)
-    except ValueError:
+        event = jsontext.loads(raw_data)
+    except jsontext.JsonTextError:
         return []
     resources = event.get("resources") if isinstance(event, dict) else None
     if not isinstance(resources, list):

@@ -38,6 +38,7 @@ from tocsin.protocol.errors import (
     RequestTimeout,
     ServiceError,
     UnknownOperationException,
+    ValidationException,
 )
 from tocsin.protocol.handlers import RequestContext, ServiceHandlers
 from tocsin.protocol.pagination import InvalidPageToken
@@ -107,6 +108,17 @@ class Dispatcher:
             response = self._run(spec, codec, operation, request, signed, caller, request_id)
         except ServiceError as error:
             response = self._error_response(spec, codec, operation, request, error, request_id)
+        except RecursionError:
+            # A member nested deeper than a parser can follow is the caller's input, not a
+            # server failure. Parsers that know the member name it; this is the safety net.
+            logger.warning(
+                "request %s to %s.%s was nested too deeply", request_id, spec.name, operation_name
+            )
+            nested = ValidationException(
+                "The request contains a value nested too deeply to process; nest it less.",
+                code=spec.info.validation_error,
+            )
+            response = self._error_response(spec, codec, operation, request, nested, request_id)
         except Exception as exc:
             logger.exception(
                 "request %s to %s.%s failed unexpectedly", request_id, spec.name, operation_name
