@@ -59,7 +59,7 @@ def system_variables(
         "global:REGION": region,
         "global:AWS_PARTITION": "aws",
         "global:DATE": now.strftime("%Y-%m-%d"),
-        "global:DATE_TIME": now.strftime("%m-%d-%Y-%H-%M-%S"),
+        "global:DATE_TIME": now.strftime("%Y-%m-%d_%H.%M.%S"),
         "global:EXECUTION_ID": execution_id,
     }
 
