@@ -265,3 +265,36 @@ def test_forwarded_events_are_not_forwarded_again(
             )
         ]
     assert buses == [application.account_id, management.account_id]
+
+
+def test_forwarded_event_impacts_its_own_account(
+    server: RunningServer, application: Account, management: Account
+) -> None:
+    """A runbook for the impacted account runs where the event came from, not at the bus."""
+    create_plan(management)
+    plan = management.incidents.create_response_plan(
+        name="impacted",
+        incidentTemplate={"title": "Checkout is failing", "impact": 2},
+        actions=[
+            {
+                "ssmAutomation": {
+                    "roleArn": f"arn:aws:iam::{management.account_id}:role/Runbooks",
+                    "documentName": "Restart",
+                    "targetAccount": "IMPACTED_ACCOUNT",
+                }
+            }
+        ],
+    )["arn"]
+    route_to_plan(management, plan)
+    forward_alarms(application, management)
+    management.events.put_permission(
+        Action="events:PutEvents", Principal=application.account_id, StatementId="application"
+    )
+    fire_alarm(server, application)
+    (summary,) = incident_records(management)
+    with server.runtime.database.session() as session:
+        payloads = session.scalars(
+            select(Job.payload).where(Job.kind == "incidents.start_runbook")
+        ).all()
+    assert [payload["incidentRecordArn"] for payload in payloads] == [summary["arn"]]
+    assert payloads[0]["impactedAccount"] == application.account_id

@@ -144,10 +144,13 @@ def build(
     caller_arn: str,
     caller_account: str,
     now: datetime,
+    impacted_account: str | None = None,
 ) -> NewIncident:
     """Build the rows of a new incident from StartIncident's parameters, without the database.
 
-    Raises ValidationException for a related item whose identifier is invalid.
+    ``impacted_account``, the account whose runbooks run for IMPACTED_ACCOUNT
+    actions, defaults to the caller's. Raises ValidationException for a related
+    item whose identifier is invalid.
     """
     template = plan.incident_template
     trigger = params.get("triggerDetails") or {}
@@ -209,7 +212,7 @@ def build(
     jobs = automation.start_jobs(
         row,
         plan,
-        impacted_account=caller_account,
+        impacted_account=impacted_account or caller_account,
         involved_resources=list(dict.fromkeys(involved_arns + involved)),
         now=now,
     )
@@ -267,10 +270,18 @@ def start(
     *,
     caller_arn: str,
     caller_account: str,
+    impacted_account: str | None = None,
 ) -> StartedIncident:
     """Start an incident from StartIncident's parameters, or join an open duplicate."""
     now = clock.now()
-    new = build(plan, params, caller_arn=caller_arn, caller_account=caller_account, now=now)
+    new = build(
+        plan,
+        params,
+        caller_arn=caller_arn,
+        caller_account=caller_account,
+        now=now,
+        impacted_account=impacted_account,
+    )
     row = new.row
 
     # A dedupe string that ``build`` generated is a fresh random UUID, which no

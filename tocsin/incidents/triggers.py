@@ -17,6 +17,7 @@ the alarm's ARN. ``invokedBy`` is the service principal of the source
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from tocsin import jsontext
 from tocsin.engine.clock import Clock
 from tocsin.iam.models import Account
 from tocsin.iam.policy import AuthzRequest, Decision, PolicyError, evaluate
@@ -38,6 +40,7 @@ from tocsin.sharing import access as sharing
 logger = logging.getLogger(__name__)
 
 START_ACTION = "ssm-incidents:StartIncident"
+ACCOUNT_ID = re.compile(r"\d{12}")
 # The service principal that starts incidents for each trigger source.
 SERVICE_PRINCIPALS = {
     "aws.events": "events.amazonaws.com",
@@ -115,8 +118,13 @@ def start_with_plan(
     raw_data: str,
     timestamp: datetime,
     invoked_by: str | None,
+    impacted_account: str | None = None,
 ) -> StartedIncident:
-    """Start or join an incident of a plan already resolved by ``resolve_plan``."""
+    """Start or join an incident of a plan already resolved by ``resolve_plan``.
+
+    ``impacted_account`` defaults to ``caller_account``; for an event it is the
+    account the event came from, which a forwarding bus does not change.
+    """
     trigger = {
         "source": source,
         "triggerArn": trigger_arn,
@@ -130,6 +138,7 @@ def start_with_plan(
         {"triggerDetails": trigger},
         caller_arn=created_by,
         caller_account=caller_account,
+        impacted_account=impacted_account,
     )
     service = invoked_by or SERVICE_PRINCIPALS.get(source)
     if started.created and service is not None:
@@ -140,6 +149,16 @@ def start_with_plan(
             .execution_options(synchronize_session=False)
         )
     return started
+
+
+def event_account(raw_data: str) -> str | None:
+    """Return the ``account`` of an EventBridge event given as raw data, if it names one."""
+    try:
+        event = jsontext.loads(raw_data)
+    except jsontext.JsonTextError:
+        return None
+    account = event.get("account") if isinstance(event, dict) else None
+    return account if isinstance(account, str) and ACCOUNT_ID.fullmatch(account) else None
 
 
 @dataclass(frozen=True)
@@ -177,6 +196,7 @@ def start_many(
         session,
         clock,
         plan,
+        impacted_account=event_account(first.raw_data),
         caller_account=caller_account,
         created_by=created_by,
         source=source,
