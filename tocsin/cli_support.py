@@ -106,7 +106,9 @@ def check_account_id(
 def check_account_ids(
     context: click.Context, parameter: click.Parameter, values: tuple[str, ...]
 ) -> list[str]:
-    return [checked for value in values if (checked := check_account_id(context, parameter, value))]
+    """Return the account ids of a repeated option, each value one id or several with commas."""
+    ids = [part.strip() for value in values for part in value.split(",") if part.strip()]
+    return [checked for value in ids if (checked := check_account_id(context, parameter, value))]
 
 
 def account_option(

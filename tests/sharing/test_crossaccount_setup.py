@@ -23,6 +23,7 @@ from tocsin.sharing.setup import (
     READ_ONLY_ROLE,
     SHARE_NAME,
 )
+from tocsin.sharing.setup_events import FORWARDING_RULE, FORWARDING_TARGET
 from tocsin.testing import Keys, RunningServer
 
 
@@ -273,3 +274,32 @@ def test_read_only_roles_show_executions_across_accounts(
         with pytest.raises(ClientError) as info:
             ssm.stop_automation_execution(AutomationExecutionId=execution_id)
         assert error(info)[0] == "AccessDeniedException"
+
+
+def test_check_names_the_one_missing_item(
+    server: RunningServer, accounts: tuple[Party, Party, Party]
+) -> None:
+    management, member, outside = accounts
+    arguments = ["--management", management.account_id]
+    arguments += ["--applications", f"{member.account_id},{outside.account_id}"]
+    assert crossaccount(server, *arguments).exit_code == 0
+
+    # Each application forwards alarm state changes to the management account's bus.
+    management_bus = f"arn:aws:events:us-east-1:{management.account_id}:event-bus/default"
+    for application in (member, outside):
+        events = application.client("events")
+        targets = events.list_targets_by_rule(Rule=FORWARDING_RULE)["Targets"]
+        assert [target["Arn"] for target in targets] == [management_bus]
+
+    # An operator removes one item by hand; the check names that item and only that one.
+    member.client("events").remove_targets(Rule=FORWARDING_RULE, Ids=[FORWARDING_TARGET])
+    check = crossaccount(server, *arguments, "--check")
+    assert check.exit_code == 1
+    missing = [line for line in check.stdout.splitlines()[:-1] if line.startswith("missing")]
+    assert len(missing) == 1
+    assert member.account_id in missing[0]
+    assert f"rule {FORWARDING_RULE}" in missing[0]
+
+    repaired = crossaccount(server, *arguments)
+    assert repaired.exit_code == 0
+    assert crossaccount(server, *arguments, "--check").exit_code == 0

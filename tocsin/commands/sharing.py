@@ -75,11 +75,12 @@ def crossaccount_group() -> None:
 )
 @click.option(
     "--application",
+    "--applications",
     "applications",
     multiple=True,
     required=True,
     callback=check_account_ids,
-    help="12-digit id of an application account; repeat the option for each account.",
+    help="12-digit id of an application account; repeat the option, or separate ids with commas.",
 )
 @click.option(
     "--region", default="us-east-1", show_default=True, help="Region of the share and event bus."

@@ -16,7 +16,9 @@ For a management account and its application accounts, the set-up is:
   account assumes to read automation executions, and the same role in the
   management account for the application accounts;
 - a statement in the policy of the management account's default event bus
-  that lets each application account put events on it.
+  that lets each application account put events on it, and in each
+  application account a rule that forwards CloudWatch alarm state changes
+  from its default bus to that bus (see ``setup_events``).
 
 Every step first looks at what exists and changes only what is missing, so a
 second run changes nothing. In check mode nothing changes at all.
@@ -35,13 +37,11 @@ from sqlalchemy.orm import Session
 
 from tocsin.contacts.models import Contact
 from tocsin.engine.clock import Clock
-from tocsin.events import buses
-from tocsin.events import permissions as bus_permissions
 from tocsin.iam import users
 from tocsin.iam.errors import NoSuchEntityException
 from tocsin.iam.models import Account, Role
 from tocsin.incidents.models import ResponsePlan
-from tocsin.sharing import invitations, shares
+from tocsin.sharing import invitations, setup_events, shares
 from tocsin.sharing.access import organization_arn
 from tocsin.sharing.models import ResourceShare, ShareInvitation, SharePrincipal, ShareResource
 
@@ -145,7 +145,8 @@ class Checklist:
         self._share()
         for spec in role_specs(self.management, self.applications):
             self._role(spec)
-        self._event_bus()
+        setup_events.event_bus(self)
+        setup_events.forwarding_rules(self)
         return self.items
 
     def _check_accounts(self) -> None:
@@ -351,30 +352,6 @@ class Checklist:
         else:
             users.put_role_policy(self.session, role, spec.policy_name, json.dumps(spec.policy))
             self.note(spec.account_id, label, CREATED if current is None else UPDATED, allows)
-
-    # -- The event bus
-
-    def _event_bus(self) -> None:
-        ref = buses.BusRef(self.management, self.region, buses.DEFAULT_BUS)
-        bus = buses.get(self.session, self.clock, ref)
-        for application in self.applications:
-            label = f"events:PutEvents on {ref.arn}"
-            if bus_permissions.allows_account(self.session, bus, application):
-                self.note(application, label, OK, "the bus policy allows it")
-                continue
-            if self.check:
-                self.note(application, label, MISSING, "the bus policy does not allow it")
-                continue
-            bus = buses.stored(self.session, self.clock, ref)
-            statement = bus_permissions.statement(
-                bus,
-                action=bus_permissions.PUT_EVENTS,
-                principal=application,
-                statement_id=f"{TRUST_SID}-{application}",
-                condition=None,
-            )
-            bus_permissions.put_statement(bus, self.clock, statement)
-            self.note(application, label, CREATED, f"statement {statement['Sid']}")
 
 
 def role_specs(management: str, applications: list[str]) -> list[RoleSpec]:
