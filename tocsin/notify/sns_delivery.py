@@ -19,7 +19,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 from sqlalchemy import select
@@ -31,7 +31,7 @@ from tocsin.engine.jobs import JobContext, JobRegistry
 from tocsin.engine.queue import enqueue
 from tocsin.iam.crypto import SecretBox
 from tocsin.incidents import records, timeline
-from tocsin.notify import delivery_policy, signing
+from tocsin.notify import delivery_policy, endpoints, signing
 from tocsin.notify.base import DeliveryFailed, OutgoingMessage, tls_context
 from tocsin.notify.providers import (
     CA_FILE_SETTING,
@@ -148,6 +148,12 @@ class Sender:
             headers["x-amz-sns-subscription-arn"] = delivery.subscription_arn
         if delivery.raw:
             headers["x-amz-sns-rawdelivery"] = "true"
+        parts = urlsplit(delivery.endpoint)
+        default_port = 443 if parts.scheme == "https" else 80
+        try:
+            endpoints.check_resolved(parts.hostname or "", parts.port or default_port)
+        except endpoints.BlockedEndpoint as error:
+            raise DeliveryFailed(str(error), permanent=True) from error
         try:
             response = self.client.post(delivery.endpoint, content=body.encode(), headers=headers)
         except httpx.TimeoutException as error:

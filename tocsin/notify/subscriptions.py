@@ -29,7 +29,7 @@ from tocsin.iam.authorize import decide
 from tocsin.iam.crypto import SecretBox
 from tocsin.iam.policy import Decision
 from tocsin.iam.principal import Caller
-from tocsin.notify import delivery_policy, filter_policy, topics
+from tocsin.notify import delivery_policy, endpoints, filter_policy, topics
 from tocsin.notify.publishing import enqueue_delivery, timestamp
 from tocsin.notify.sns_errors import (
     AuthorizationErrorException,
@@ -75,6 +75,10 @@ def _check_endpoint(protocol: str, endpoint: str | None) -> str:
             _port = parts.port
         except ValueError:
             raise invalid_parameter("Endpoint", f"invalid port in {endpoint!r}") from None
+        try:
+            endpoints.check_host(parts.hostname)
+        except endpoints.BlockedEndpoint as exc:
+            raise invalid_parameter("Endpoint", str(exc)) from None
     elif not EMAIL_ADDRESS.match(endpoint):
         raise invalid_parameter("Email address", f"{endpoint!r} is not an email address")
     return endpoint
