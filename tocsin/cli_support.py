@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import click
 from sqlalchemy.exc import OperationalError
@@ -123,4 +124,38 @@ def account_option(
         default=None,
         callback=check_account_id,
         help=help_text,
+    )
+
+
+def check_base_url(
+    _context: click.Context, _parameter: click.Parameter, value: str | None
+) -> str | None:
+    """Reject a base URL that is not http:// or https:// with a host; None passes."""
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise click.BadParameter(f"{value!r} is not an http:// or https:// URL with a host.")
+    return value.rstrip("/")
+
+
+def base_url_option(readers: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Return the --base-url option of a command that prints a URL of the server."""
+    return click.option(
+        "--base-url",
+        default=None,
+        callback=check_base_url,
+        help=f"Scheme, host and port of the printed URL, as {readers} reach the server; "
+        "default: TOCSIN_PUBLIC_URL, else http://TOCSIN_HOST:TOCSIN_PORT.",
+    )
+
+
+def warn_about_base_url(settings: Settings, base_url: str | None, readers: str) -> None:
+    """Warn when a printed URL may not reach the server: no base URL was given or configured."""
+    if base_url is not None or settings.public_url is not None:
+        return
+    click.echo(
+        f"The URL assumes the server listens at {settings.host}:{settings.port}. If {readers} "
+        "reach it elsewhere, pass --base-url or set TOCSIN_PUBLIC_URL.",
+        err=True,
     )

@@ -151,3 +151,29 @@ def test_webhook_cli_rejections(server: RunningServer) -> None:
     empty = invoke(server, "list", "--account", OWNER)
     assert empty.exit_code == 0, empty.output
     assert empty.output.strip() == f"No webhooks in account {OWNER}."
+
+
+def test_webhook_create_base_url(server: RunningServer) -> None:
+    given = invoke(
+        server,
+        "create",
+        "--account-id",
+        OWNER,
+        "--format",
+        "generic",
+        "--base-url",
+        "http://127.0.0.1:4700/",
+    )
+    assert given.exit_code == 0, given.output
+    assert given.stdout.startswith("http://127.0.0.1:4700/webhooks/")
+    assert "--base-url" not in given.stderr
+
+    assumed = invoke(server, "create", "--account", OWNER, "--format", "generic")
+    assert assumed.exit_code == 0, assumed.output
+    assert "pass --base-url or set TOCSIN_PUBLIC_URL" in assumed.stderr
+
+    wrong = invoke(
+        server, "create", "--account", OWNER, "--format", "generic", "--base-url", "ftp://x"
+    )
+    assert wrong.exit_code == 2
+    assert "is not an http:// or https:// URL" in wrong.output

@@ -6,12 +6,14 @@ import click
 
 from tocsin.cli_support import (
     account_option,
+    base_url_option,
     configure_logging,
     database_option,
     home_option,
     load_settings_or_exit,
     open_runtime,
     utc_text,
+    warn_about_base_url,
 )
 
 
@@ -28,12 +30,7 @@ calendar_account_option = account_option(
 @calendar_group.command("create")
 @click.argument("arn")
 @calendar_account_option
-@click.option(
-    "--base-url",
-    default=None,
-    help="Scheme, host and port of the printed URL, as calendar apps reach the server; "
-    "default: TOCSIN_PUBLIC_URL, else http://TOCSIN_HOST:TOCSIN_PORT.",
-)
+@base_url_option("calendar apps")
 @database_option
 @home_option
 def calendar_create(
@@ -50,17 +47,8 @@ def calendar_create(
     every shift in which the contact is on call, and an ONCALL_SCHEDULE
     contact's feed shows the shifts of the rotations in its plan.
     """
-    from urllib.parse import urlsplit
-
     from tocsin.contacts.calendar import CalendarFeedError, create_feed, feed_base_url, feed_url
 
-    if base_url is not None:
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise click.BadParameter(
-                f"{base_url!r} is not an http:// or https:// URL with a host.",
-                param_hint="--base-url",
-            )
     settings = load_settings_or_exit(database_url=database_url, home=home)
     configure_logging(settings)
     runtime = open_runtime(settings, existing=True)
@@ -79,13 +67,7 @@ def calendar_create(
         "and create a new one.",
         err=True,
     )
-    wildcard = settings.host in ("0.0.0.0", "::")
-    if wildcard and base_url is None and getattr(settings, "public_url", None) is None:
-        click.echo(
-            f"The URL names the listen address {settings.host}; pass --base-url (or set "
-            "TOCSIN_PUBLIC_URL) with the address that calendar apps reach.",
-            err=True,
-        )
+    warn_about_base_url(settings, base_url, "calendar apps")
 
 
 @calendar_group.command("list")

@@ -6,12 +6,14 @@ import click
 
 from tocsin.cli_support import (
     account_option,
+    base_url_option,
     configure_logging,
     database_option,
     home_option,
     load_settings_or_exit,
     open_runtime,
     utc_text,
+    warn_about_base_url,
 )
 
 
@@ -35,10 +37,16 @@ webhook_account_option = account_option(
     help="Payload format that the monitoring tool posts.",
 )
 @click.option("--bus", default="default", show_default=True, help="Event bus of the events.")
+@base_url_option("monitoring tools")
 @database_option
 @home_option
 def webhook_create(
-    account_id: str, format_name: str, bus: str, database_url: str | None, home: str | None
+    account_id: str,
+    format_name: str,
+    bus: str,
+    base_url: str | None,
+    database_url: str | None,
+    home: str | None,
 ) -> None:
     """Create a webhook and print its URL, which contains its secret token.
 
@@ -57,13 +65,14 @@ def webhook_create(
         raise click.ClickException(str(exc)) from exc
     finally:
         runtime.database.dispose()
-    click.echo(webhook_url(settings.effective_public_url, created.token))
+    click.echo(webhook_url(base_url or settings.effective_public_url, created.token))
     click.echo(
         f"Created {format_name} webhook {created.webhook.webhook_id} to event bus {bus}. The URL "
         "is not shown again; if it leaks, revoke the webhook with `tocsin webhook revoke` "
         "and create a new one.",
         err=True,
     )
+    warn_about_base_url(settings, base_url, "monitoring tools")
 
 
 @webhook_group.command("list")
