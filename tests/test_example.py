@@ -71,6 +71,21 @@ def test_example_shares_plan_across_accounts(
 
     marker = json.loads((home / "example.json").read_text())
     assert "secret_access_key" not in json.dumps(marker)
+    # The example is the cross-account set-up that the checklist command verifies.
+    management_id, *application_ids = [account["account_id"] for account in marker["accounts"]]
+    check = run_tocsin(
+        "crossaccount",
+        "setup",
+        "--management",
+        management_id,
+        "--applications",
+        ",".join(application_ids),
+        "--check",
+        "--home",
+        str(home),
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "missing" not in check.stdout
     assert oct(profiles.stat().st_mode & 0o777) == "0o600"
 
     with serve(tmp_path, "--home", str(home), "--example", name="again") as running:

@@ -122,7 +122,11 @@ def _start_example(runtime: Runtime, settings: Settings, accounts: int) -> None:
             click.echo(f"--example: the server did not answer at {endpoint}", err=True)
             return
         try:
-            example_module.build(created, example_module.outbox_reader(runtime))
+            example_module.build(
+                created,
+                example_module.outbox_reader(runtime),
+                example_module.cross_account_setup(runtime),
+            )
         except example_module.ExampleError as exc:
             logger.error("the example is incomplete: %s", exc)
             click.echo(f"--example: {exc}", err=True)

@@ -184,7 +184,7 @@ def run(
     )
     narrator.say(f"Reason: {state['reason']}")
     narrator.say("CloudWatch puts the state change event on the account's default bus, and the")
-    narrator.say("forward-alarms rule sends it to the management account's bus.")
+    narrator.say("IncidentManagerForwarding rule sends it to the management account's bus.")
     narrator.say(
         cli_hint(application, f"cloudwatch describe-alarm-history --alarm-name {alarm_name}")
     )

@@ -3,8 +3,12 @@
 A management account and two application accounts form an organization.
 The management account owns a replication set, two responders with email
 channels (delivered to the development outbox), an on-call rotation and its
-schedule, an escalation plan, a runbook and a response plan. It shares the
-plan and the contacts with the organization through RAM.
+schedule, an escalation plan, a runbook and a response plan, and a rule
+that starts an incident with that plan when an alarm goes into ALARM. Each
+application account has an alarm made from a public CloudWatch sample. The
+cross-account set-up of ``tocsin crossaccount setup`` then shares the plan
+and the contacts through RAM, creates the runbook roles, and forwards the
+application accounts' alarm state changes to the management account's bus.
 
 Only the accounts are created directly in the database. Everything else goes
 through the server's own API with each account's keys, as a user would do
@@ -130,17 +134,24 @@ def client(example: Example, account: ExampleAccount, service: str) -> Any:
     )
 
 
-def build(example: Example, activation_code: Callable[[str], str]) -> None:
+def build(
+    example: Example,
+    activation_code: Callable[[str], str],
+    cross_account_setup: Callable[[str, list[str]], str],
+) -> None:
     """Create the example's organization and preparation through the API.
 
     ``activation_code`` returns the activation code sent to a contact
     channel ARN, read from wherever the server delivered it.
+    ``cross_account_setup`` performs ``tocsin crossaccount setup`` for the
+    management account and the application accounts and returns the ARN of
+    its resource share.
     """
     _organization(example)
     _replication_set(example)
     _contacts(example, activation_code)
     _response_plan(example)
-    _share(example)
+    _cross_account(example, cross_account_setup)
     _event_routing(example)
 
 
@@ -328,19 +339,12 @@ def _response_plan(example: Example) -> None:
     example.resources["ResponsePlan"] = plan_arn
 
 
-@_step("resource share")
-def _share(example: Example) -> None:
-    shared = [
-        example.resources["ResponsePlan"],
-        *(value for key, value in example.resources.items() if key.startswith("Contact:")),
-    ]
-    share = client(example, example.management, "ram").create_resource_share(
-        name="incident-response",
-        resourceArns=shared,
-        principals=[example.resources["OrganizationArn"]],
-        allowExternalPrincipals=False,
-    )["resourceShare"]
-    example.resources["ResourceShare"] = share["resourceShareArn"]
+@_step("cross-account set-up")
+def _cross_account(example: Example, cross_account_setup: Callable[[str, list[str]], str]) -> None:
+    applications = [account.account_id for account in example.applications]
+    example.resources["ResourceShare"] = cross_account_setup(
+        example.management.account_id, applications
+    )
 
 
 @_step("event routing")
@@ -348,17 +352,6 @@ def _event_routing(example: Example) -> None:
     management = example.management
     pattern = json.dumps(ALARM_PATTERN)
     management_events = client(example, management, "events")
-    management_events.put_permission(
-        EventBusName="default",
-        Action="events:PutEvents",
-        Principal="*",
-        StatementId="organization-accounts",
-        Condition={
-            "Type": "StringEquals",
-            "Key": "aws:PrincipalOrgID",
-            "Value": example.resources["OrganizationId"],
-        },
-    )
     rule_arn = management_events.put_rule(
         Name="alarms-to-incidents",
         EventPattern=pattern,
@@ -369,18 +362,8 @@ def _event_routing(example: Example) -> None:
         Targets=[{"Id": "service-outage", "Arn": example.resources["ResponsePlan"]}],
     )
     example.resources["IncidentRule"] = rule_arn
-    bus_arn = f"arn:aws:events:{example.region}:{management.account_id}:event-bus/default"
     sample = load_sample()
     for account in example.applications:
-        events = client(example, account, "events")
-        events.put_rule(
-            Name="forward-alarms",
-            EventPattern=pattern,
-            Description="Send alarm state changes to the management account's event bus.",
-        )
-        events.put_targets(
-            Rule="forward-alarms", Targets=[{"Id": "management-bus", "Arn": bus_arn}]
-        )
         client(example, account, "cloudwatch").put_metric_alarm(**alarm_of_sample(sample))
     example.resources["Alarm"] = sample["detail"]["alarmName"]
 
@@ -490,3 +473,20 @@ def outbox_reader(runtime: Runtime) -> Callable[[str], str]:
         )
 
     return activation_code
+
+
+def cross_account_setup(runtime: Runtime) -> Callable[[str, list[str]], str]:
+    """Return a function that performs the cross-account set-up in the server's database."""
+    from tocsin.sharing import setup
+
+    def run(management: str, applications: list[str]) -> str:
+        with runtime.database.session() as session:
+            items = setup.setup(session, runtime.clock, REGION, management, applications)
+            if not setup.complete(items):
+                raise ExampleError(setup.as_text(items))
+            share: str = next(
+                item.detail for item in items if item.item == f"resource share {setup.SHARE_NAME}"
+            )
+        return share
+
+    return run
