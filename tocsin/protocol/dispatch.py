@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -66,14 +65,6 @@ class Dispatcher:
         self.handlers = handlers
         self.specs = specs_by_signing_name()
         self._secrets = SecretCache(runtime.secrets)
-        # SQLite lets one transaction write at a time, and a waiting connection
-        # sleeps in SQLite's busy handler for up to 100 ms between retries. So
-        # this process's requests queue for writing on a lock, which wakes the
-        # next one as soon as the previous one commits. Other processes and the
-        # job engine still wait through the busy handler.
-        self._write_lock: contextlib.AbstractContextManager[Any] = (
-            threading.Lock() if runtime.database.dialect == "sqlite" else contextlib.nullcontext()
-        )
         # Modeled validation error shapes, so that errors carry their extra
         # members (ssm-contacts adds Reason and Fields).
         self._error_shapes = {
@@ -205,7 +196,7 @@ class Dispatcher:
     def _transaction(self, read_only: bool) -> Iterator[Session]:
         """Yield a session in a new transaction, read-only for handlers that never write."""
         if not read_only:
-            with self._write_lock, self.runtime.database.session() as session:
+            with self.runtime.database.session() as session:
                 yield session
             return
         with self.runtime.database.read() as connection, Session(bind=connection) as session:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -81,6 +83,15 @@ class Database:
                 self.url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True
             )
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite lets one transaction write at a time, and a connection that
+        # waits sleeps in SQLite's busy handler for up to 100 ms between
+        # retries. So this process's writers (requests, webhooks and job
+        # workers) queue on a lock, which wakes the next one as soon as the
+        # previous one commits. Other processes still wait through the busy
+        # handler. The lock is reentrant, so a nested session behaves as before.
+        self._write_lock: contextlib.AbstractContextManager[Any] = (
+            threading.RLock() if self.dialect == "sqlite" else contextlib.nullcontext()
+        )
 
     @property
     def is_postgresql(self) -> bool:
@@ -93,7 +104,7 @@ class Database:
         The database transaction starts at the session's first statement, so a
         session that runs none takes no lock.
         """
-        with self._sessions() as session, session.begin():
+        with self._write_lock, self._sessions() as session, session.begin():
             yield session
 
     @contextmanager
