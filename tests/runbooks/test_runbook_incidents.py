@@ -27,7 +27,7 @@ from tests.runbooks.execution_support import (
     trust_policy,
 )
 from tocsin.incidents import plans, records
-from tocsin.runbooks.run_timeline import STEP_EVENT
+from tocsin.runbooks.run_timeline import START_FAILED_EVENT, STEP_EVENT
 from tocsin.testing import RunningServer
 
 OWNER = "111111111111"
@@ -272,3 +272,31 @@ def test_runbook_in_impacted_account(server: RunningServer, owner: Tenant) -> No
         ("Fail", "Failed", APP),
     ]
     assert "ValueError: incident " + incident in events[-1]["failureMessage"]
+
+
+def test_runbook_that_cannot_start_is_on_timeline(server: RunningServer, owner: Tenant) -> None:
+    iam = server.client("iam", owner.keys)
+    plan_role = make_role(iam, "PlanRole", trust_policy(service="ssm-incidents.amazonaws.com"))
+    plan = owner.client.create_response_plan(
+        name="missing-runbook",
+        incidentTemplate={"title": "Missing runbook", "impact": 3},
+        actions=[{"ssmAutomation": {"documentName": "NoSuchRunbook", "roleArn": plan_role}}],
+    )["arn"]
+    incident = owner.client.start_incident(responsePlanArn=plan)["incidentRecordArn"]
+    settle(server)
+
+    summaries = owner.client.list_timeline_events(
+        incidentRecordArn=incident,
+        filters=[
+            {"key": "eventType", "condition": {"equals": {"stringValues": [START_FAILED_EVENT]}}}
+        ],
+    )["eventSummaries"]
+    assert len(summaries) == 1
+    event = owner.client.get_timeline_event(
+        incidentRecordArn=incident, eventId=summaries[0]["eventId"]
+    )["event"]
+    data = json.loads(event["eventData"])
+    assert data["documentName"] == "NoSuchRunbook"
+    assert "NoSuchRunbook" in data["failureMessage"]
+    record = owner.client.get_incident_record(arn=incident)["incidentRecord"]
+    assert record["automationExecutions"] == []

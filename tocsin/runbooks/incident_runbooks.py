@@ -26,7 +26,7 @@ from tocsin.iam.principal import Caller
 from tocsin.incidents import records, related, replication
 from tocsin.incidents.models import IncidentRecord
 from tocsin.protocol.errors import ServiceError
-from tocsin.runbooks import documents, executions, run_documents, run_roles
+from tocsin.runbooks import documents, executions, run_documents, run_roles, run_timeline
 from tocsin.runbooks.execution_models import AutomationExecution
 
 logger = logging.getLogger(__name__)
@@ -94,6 +94,9 @@ def start_runbook(context: JobContext) -> None:
             automation["documentName"],
             incident.arn,
             message,
+        )
+        run_timeline.record_start_failure(
+            session, clock, incident, automation["documentName"], message
         )
         return
     arn = executions.execution_arn(run.region, run.account_id, run.execution_id)

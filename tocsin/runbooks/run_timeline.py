@@ -1,7 +1,8 @@
 """Timeline events of the steps of runs that a response plan started.
 
 Each step's start and end becomes an event of type ``SSM Automation Step``
-on the incident's timeline, whichever account the run acts in. AWS records
+on the incident's timeline, whichever account the run acts in, and a runbook
+that cannot start becomes an event of type ``SSM Automation Not Started``. AWS records
 no timeline events for runbooks that run in an application account; Tocsin
 records them always.
 """
@@ -14,11 +15,13 @@ from sqlalchemy.orm import Session
 
 from tocsin.engine.clock import Clock
 from tocsin.incidents import records, timeline
+from tocsin.incidents.models import IncidentRecord
 from tocsin.runbooks.execution_models import AutomationExecution, StepExecution
 
 logger = logging.getLogger(__name__)
 
 STEP_EVENT = "SSM Automation Step"
+START_FAILED_EVENT = "SSM Automation Not Started"
 
 
 def record_step(
@@ -53,3 +56,14 @@ def record_step(
     if row.failure_message:
         data["failureMessage"] = row.failure_message
     timeline.add(session, clock, incident, STEP_EVENT, data)
+
+
+def record_start_failure(
+    session: Session, clock: Clock, incident: IncidentRecord, document_name: str, message: str
+) -> None:
+    """Add an event saying that the response plan's runbook could not start, and why.
+
+    The event data has documentName and failureMessage.
+    """
+    data = {"documentName": document_name, "failureMessage": message}
+    timeline.add(session, clock, incident, START_FAILED_EVENT, data)
