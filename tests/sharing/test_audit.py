@@ -125,7 +125,14 @@ def test_audit_json_lists_findings(server: RunningServer, estate: Estate) -> Non
     assert grants[estate.lonely_plan]["actions"] == ["ssm-incidents:StartIncident"]
     assert grants[estate.lonely_plan]["outsideOrganization"] is True
     assert grants[estate.shared_contact]["outsideOrganization"] is False
-    assert report["findings"] == 8
+
+    # Neither account with access has used a shared plan or contact yet.
+    inactive = [(item["accountId"], item["lastUsed"]) for item in report["inactiveAccounts"]]
+    assert sorted(inactive) == sorted(
+        [(estate.member.account_id, None), (estate.partner.account_id, None)]
+    )
+    assert report["departedAccounts"] == []
+    assert report["findings"] == 10
 
 
 def test_audit_text_names_each_section(server: RunningServer, estate: Estate) -> None:
@@ -133,7 +140,8 @@ def test_audit_text_names_each_section(server: RunningServer, estate: Estate) ->
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f"Account {estate.management.account_id} (o-")
-    assert lines[0].endswith(": 8 to review")
+    assert lines[0].endswith(": 10 to review")
+    assert "  Accounts that used no shared plan or contact lately: 2" in lines
     assert "  Response plans in no resource share: 1" in lines
     assert f"    {estate.lonely_plan}" in lines
     assert "  Contacts in no resource share: 1" in lines
@@ -183,7 +191,8 @@ def test_audit_changes_after_review(server: RunningServer, estate: Estate) -> No
     assert report.external_accounts == []
     assert report.external_shares == []
     assert [grant.resource_arn for grant in report.policy_grants] == [estate.shared_contact]
-    assert report.findings == 1
+    assert [item.account_id for item in report.inactive_accounts] == [estate.member.account_id]
+    assert report.findings == 2
 
 
 def test_audit_rejects_unknown_account(server: RunningServer) -> None:
@@ -218,3 +227,32 @@ def test_owner_without_organization_reviews_every_account(server: RunningServer)
         report = audit.audit(session, server.clock.now(), owner.account_id)[0]
     assert report.organization_id is None
     assert [item.account_id for item in report.external_accounts] == [other.account_id]
+
+
+def test_audit_lists_inactive_and_departed_accounts(server: RunningServer, estate: Estate) -> None:
+    def report(inactive_days: int = 90) -> audit.AccountAudit:
+        with server.runtime.database.session() as session:
+            (found,) = audit.audit(
+                session,
+                server.clock.now(),
+                estate.management.account_id,
+                inactive_days=inactive_days,
+            )
+        return found
+
+    estate.member.incidents.start_incident(responsePlanArn=estate.shared_plan)
+    active = report()
+    assert [item.account_id for item in active.inactive_accounts] == [estate.partner.account_id]
+
+    # Three months later the member's use is old enough to be listed again.
+    advance(server, timedelta(days=91))
+    listed = {item.account_id: item.last_used for item in report().inactive_accounts}
+    assert listed[estate.member.account_id] is not None
+    longer = report(inactive_days=120).inactive_accounts
+    assert estate.member.account_id not in {item.account_id for item in longer}
+
+    # A member that leaves the organization is listed as departed, not as inactive.
+    estate.management.org.remove_account_from_organization(AccountId=estate.member.account_id)
+    departed = report()
+    assert [item.account_id for item in departed.departed_accounts] == [estate.member.account_id]
+    assert estate.member.account_id not in {item.account_id for item in departed.inactive_accounts}

@@ -29,17 +29,30 @@ def sharing_group() -> None:
     "12-digit id of the account to audit; default: every account that owns response "
     "plans, contacts or resource shares."
 )
+@click.option(
+    "--inactive-days",
+    type=click.IntRange(1, 3650),
+    default=90,
+    show_default=True,
+    help="List account principals that used no shared plan or contact in this many days.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @database_option
 @home_option
 def sharing_audit(
-    account_id: str | None, as_json: bool, database_url: str | None, home: str | None
+    account_id: str | None,
+    inactive_days: int,
+    as_json: bool,
+    database_url: str | None,
+    home: str | None,
 ) -> None:
     """List unshared response plans and contacts, pending invitations and principals to review.
 
     Principals to review are accounts outside the owner's organization that a
     resource share gives access to, resource shares that allow external
-    principals, and every principal that a resource policy names.
+    principals, every principal that a resource policy names, accounts that
+    left the organization but are still named in a share, and accounts that
+    used no shared plan or contact in the last --inactive-days days.
     """
     from tocsin.sharing import audit
 
@@ -48,7 +61,9 @@ def sharing_audit(
     runtime = open_runtime(settings, existing=True)
     try:
         with runtime.database.session() as session:
-            reports = audit.audit(session, runtime.clock.now(), account_id)
+            reports = audit.audit(
+                session, runtime.clock.now(), account_id, inactive_days=inactive_days
+            )
             text = (
                 json.dumps(audit.as_json(reports), indent=2) + "\n"
                 if as_json

@@ -16,17 +16,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tocsin.contacts.engagement_models import Engagement
 from tocsin.contacts.models import Contact
 from tocsin.iam.models import Account
-from tocsin.incidents.models import ResourcePolicy, ResponsePlan
+from tocsin.incidents.models import IncidentRecord, ResourcePolicy, ResponsePlan
 from tocsin.sharing.invitations import INVITATION_LIFETIME
 from tocsin.sharing.models import ResourceShare, ShareInvitation, SharePrincipal, ShareResource
+
+# Days without use after which an account principal is listed as inactive.
+DEFAULT_INACTIVE_DAYS = 90
 
 
 class AuditError(Exception):
@@ -68,6 +72,30 @@ class PolicyGrant:
     outside_organization: bool
 
 
+@dataclass(frozen=True)
+class DepartedAccount:
+    """An account principal of a share that came in through the organization and has left it."""
+
+    account_id: str
+    share_arn: str
+    share_name: str
+
+
+@dataclass(frozen=True)
+class InactiveAccount:
+    """An account principal of a share that has used none of the owner's resources lately.
+
+    Use means starting an incident with one of the owner's response plans, or
+    an engagement of one of the owner's contacts. ``last_used`` is None when
+    the account never did either.
+    """
+
+    account_id: str
+    share_arn: str
+    share_name: str
+    last_used: str | None
+
+
 @dataclass
 class AccountAudit:
     account_id: str
@@ -79,6 +107,8 @@ class AccountAudit:
     external_accounts: list[ExternalAccount] = field(default_factory=list)
     external_shares: list[ExternalShare] = field(default_factory=list)
     policy_grants: list[PolicyGrant] = field(default_factory=list)
+    departed_accounts: list[DepartedAccount] = field(default_factory=list)
+    inactive_accounts: list[InactiveAccount] = field(default_factory=list)
 
     @property
     def findings(self) -> int:
@@ -93,27 +123,46 @@ class AccountAudit:
                 self.external_accounts,
                 self.external_shares,
                 self.policy_grants,
+                self.departed_accounts,
+                self.inactive_accounts,
             )
         )
 
 
-def audit(session: Session, now: datetime, account_id: str | None = None) -> list[AccountAudit]:
-    """Audit ``account_id``, or every account that owns response plans, contacts or shares."""
+def audit(
+    session: Session,
+    now: datetime,
+    account_id: str | None = None,
+    *,
+    inactive_days: int = DEFAULT_INACTIVE_DAYS,
+) -> list[AccountAudit]:
+    """Audit ``account_id``, or every account that owns response plans, contacts or shares.
+
+    An account principal counts as inactive when it has used none of the
+    owner's shared resources in the last ``inactive_days`` days.
+    """
+    if inactive_days < 1:
+        raise AuditError(f"inactive days must be at least 1, got {inactive_days}")
+    since = now - timedelta(days=inactive_days)
     if account_id is not None:
         account = session.get(Account, account_id)
         if account is None:
             raise AuditError(f"account {account_id} does not exist")
-        return [audit_account(session, now, account)]
+        return [audit_account(session, now, account, since)]
     owners = {
         *session.scalars(select(ResponsePlan.account_id)),
         *session.scalars(select(Contact.account_id)),
         *session.scalars(select(ResourceShare.account_id)),
     }
     accounts = [session.get(Account, owner) for owner in sorted(owners)]
-    return [audit_account(session, now, account) for account in accounts if account is not None]
+    return [
+        audit_account(session, now, account, since) for account in accounts if account is not None
+    ]
 
 
-def audit_account(session: Session, now: datetime, account: Account) -> AccountAudit:
+def audit_account(
+    session: Session, now: datetime, account: Account, since: datetime
+) -> AccountAudit:
     report = AccountAudit(account.account_id, account.organization_id)
     shares = list(
         session.scalars(
@@ -131,7 +180,54 @@ def audit_account(session: Session, now: datetime, account: Account) -> AccountA
     )
     _external(session, account, report, shares)
     report.policy_grants = _policy_grants(session, account)
+    _account_principals(session, account, report, shares, since)
     return report
+
+
+def _account_principals(
+    session: Session,
+    owner: Account,
+    report: AccountAudit,
+    shares: list[ResourceShare],
+    since: datetime,
+) -> None:
+    """List account principals that left the organization, or that used nothing lately."""
+    for share in shares:
+        principals = session.scalars(
+            select(SharePrincipal)
+            .where(SharePrincipal.share_arn == share.arn, SharePrincipal.status == "ASSOCIATED")
+            .order_by(SharePrincipal.principal)
+        )
+        for principal in principals:
+            if not _is_account(principal.principal):
+                continue
+            account_id = principal.principal
+            if principal.via_organization and _outside(session, owner, account_id):
+                report.departed_accounts.append(DepartedAccount(account_id, share.arn, share.name))
+                continue
+            last = _last_use(session, owner.account_id, account_id)
+            if last is None or last < since:
+                used = last.isoformat() if last is not None else None
+                report.inactive_accounts.append(
+                    InactiveAccount(account_id, share.arn, share.name, used)
+                )
+
+
+def _last_use(session: Session, owner_id: str, account_id: str) -> datetime | None:
+    """Return when ``account_id`` last started an incident or engagement of ``owner_id``'s."""
+    incident = session.scalar(
+        select(func.max(IncidentRecord.creation_time)).where(
+            IncidentRecord.account_id == owner_id,
+            IncidentRecord.created_by.like(f"arn:aws:%:{account_id}:%"),
+        )
+    )
+    engagement = session.scalar(
+        select(func.max(Engagement.start_time)).where(
+            Engagement.account_id == owner_id, Engagement.started_by == account_id
+        )
+    )
+    moments = [moment for moment in (incident, engagement) if moment is not None]
+    return max(moments) if moments else None
 
 
 def _unshared(session: Session, report: AccountAudit, shares: list[ResourceShare]) -> None:
@@ -329,6 +425,20 @@ def _account_text(report: AccountAudit) -> str:
         (
             "Resource shares that allow external principals",
             [f"{item.share_name} ({item.share_arn})" for item in report.external_shares],
+        ),
+        (
+            "Accounts that left the organization but are still principals",
+            [
+                f"{item.account_id} of {item.share_name} ({item.share_arn})"
+                for item in report.departed_accounts
+            ],
+        ),
+        (
+            "Accounts that used no shared plan or contact lately",
+            [
+                f"{item.account_id} of {item.share_name}: last use " + (item.last_used or "never")
+                for item in report.inactive_accounts
+            ],
         ),
         (
             "Resource policy grants",
