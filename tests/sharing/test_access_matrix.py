@@ -27,6 +27,7 @@ callers in the order above.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import time
@@ -539,3 +540,55 @@ def test_recreated_contact_is_not_shared(world: World) -> None:
     assert contact not in _contact_arns(consumer, world)
     listed = consumer.ram.list_resources(resourceOwner="OTHER-ACCOUNTS")["resources"]
     assert contact not in [resource["arn"] for resource in listed]
+
+
+def _missing_like(arn: str) -> str:
+    """Return an ARN of the same owner and kind as ``arn`` that names nothing."""
+    prefix, _, last = arn.rpartition("/")
+    return f"{prefix}/{'0' * len(last)}" if "-" in last else f"{prefix}/missing-{last}"
+
+
+# Reads and starts whose refusal must not tell whether the resource exists.
+EXISTENCE_PROBES = (
+    "GetResponsePlan",
+    "StartIncident",
+    "GetIncidentRecord",
+    "UpdateIncidentRecord",
+    "CreateTimelineEvent",
+    "GetTimelineEvent",
+    "ListTimelineEvents",
+    "ListRelatedItems",
+    "GetContact",
+    "StartEngagement",
+    "DescribeEngagement",
+    "ListPagesByEngagement",
+    "ListPagesByContact",
+    "DescribePage",
+    "GetContactChannel",
+)
+
+
+@pytest.mark.parametrize("operation", EXISTENCE_PROBES)
+def test_refusal_hides_existence(world: World, operation: str) -> None:
+    """An unrelated account gets one answer whether or not the resource exists."""
+    missing = dataclasses.replace(
+        world,
+        plan=_missing_like(world.plan),
+        contact=_missing_like(world.contact),
+        channel=_missing_like(world.channel),
+        incident=_missing_like(world.incident),
+        engagement=_missing_like(world.engagement),
+        page=_missing_like(world.page),
+    )
+    caller = world.callers["unrelated"]
+    answers = []
+    for subject in (world, missing):
+        with pytest.raises(ClientError) as excinfo:
+            OPERATIONS[operation](caller, subject)
+        error = excinfo.value.response["Error"]
+        status = excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"]
+        message = error.get("Message", "")
+        for field_name in ("plan", "contact", "channel", "incident", "engagement", "page"):
+            message = message.replace(getattr(subject, field_name), f"<{field_name}>")
+        answers.append((error["Code"], status, message))
+    assert answers[0] == answers[1]
