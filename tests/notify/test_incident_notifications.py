@@ -326,7 +326,7 @@ def test_incident_created_when_every_notification_fails(server: RunningServer) -
 
 
 @pytest.mark.parametrize("server", ["sqlite"], indirect=True)
-def test_sns_give_up_lands_on_timeline(server: RunningServer, receiver: HttpReceiver) -> None:
+def test_sns_failures_land_on_timeline(server: RunningServer, receiver: HttpReceiver) -> None:
     """One backend: the timeline write is the same on both, and the retries take time."""
     owner = ready_tenant(server)
     topic = owner.sns.create_topic(Name="flaky")["TopicArn"]
@@ -348,6 +348,10 @@ def test_sns_give_up_lands_on_timeline(server: RunningServer, receiver: HttpRece
     assert failures[0]["subscriptionArn"] == subscription
     assert failures[0]["attempt"] == 4
     assert failures[0]["error"] == "endpoint returned HTTP 500: broken"
+    # Each attempt before the give-up is on the timeline too.
+    attempts = timeline_events(owner, incident, "Notification Attempt Failed")
+    assert sorted(attempt["attempt"] for attempt in attempts) == [1, 2, 3]
+    assert {attempt["subscriptionArn"] for attempt in attempts} == {subscription}
 
 
 class Inbox:

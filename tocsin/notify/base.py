@@ -25,6 +25,12 @@ class OutgoingMessage:
     channel_arn: str
 
 
+# Timeline events of incident notifications: a failed attempt that is
+# retried, and a delivery that is given up.
+ATTEMPT_FAILED_EVENT = "Notification Attempt Failed"
+NOTIFICATION_FAILED_EVENT = "Notification Failed"
+
+
 class DeliveryFailed(Exception):
     """The provider did not accept the message; the caller records the error and retries later.
 

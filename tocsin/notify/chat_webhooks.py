@@ -45,7 +45,7 @@ from tocsin.incidents import records, timeline
 from tocsin.incidents.automation import CHAT_WEBHOOKS_TAG
 from tocsin.incidents.models import IncidentRecord
 from tocsin.notify import chat_formats
-from tocsin.notify.base import DeliveryFailed
+from tocsin.notify.base import ATTEMPT_FAILED_EVENT, NOTIFICATION_FAILED_EVENT, DeliveryFailed
 from tocsin.notify.incident_messages import notice
 from tocsin.notify.incident_pages import ack_links
 from tocsin.notify.providers import expected_send_seconds
@@ -63,8 +63,7 @@ FIRST_RETRY_SECONDS = 30.0
 MAX_RETRY_SECONDS = 900.0
 MAX_QUOTED_RESPONSE = 200
 
-ATTEMPT_FAILED_EVENT = "Notification Attempt Failed"
-FAILED_EVENT = "Notification Failed"
+FAILED_EVENT = NOTIFICATION_FAILED_EVENT
 
 
 class ChatWebhookError(Exception):

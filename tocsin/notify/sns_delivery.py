@@ -32,7 +32,13 @@ from tocsin.engine.queue import enqueue
 from tocsin.iam.crypto import SecretBox
 from tocsin.incidents import records, timeline
 from tocsin.notify import delivery_policy, endpoints, signing
-from tocsin.notify.base import DeliveryFailed, OutgoingMessage, tls_context
+from tocsin.notify.base import (
+    ATTEMPT_FAILED_EVENT,
+    NOTIFICATION_FAILED_EVENT,
+    DeliveryFailed,
+    OutgoingMessage,
+    tls_context,
+)
 from tocsin.notify.providers import (
     CA_FILE_SETTING,
     SentMessage,
@@ -54,8 +60,6 @@ logger = logging.getLogger(__name__)
 
 # Payload members of a delivery job that every later attempt of the delivery carries.
 CONTEXT_KEYS = ("incidentRecordArn",)
-# Timeline event of a given-up delivery of an incident notification.
-NOTIFICATION_FAILED_EVENT = "Notification Failed"
 
 # SNS stops waiting for an HTTP endpoint after 15 seconds.
 HTTP_TIMEOUT_SECONDS = 15.0
@@ -402,7 +406,7 @@ def _record_failure(
     if delay is None:
         delivery.status = FAILED
         delivery.finished_at = now
-        _record_give_up_on_incident(job, delivery, attempt, error)
+        _record_on_incident(job, delivery, attempt, error, NOTIFICATION_FAILED_EVENT)
         logger.error(
             "gave up delivering %s %s to %s (%s endpoint) after %d attempts: %s",
             delivery.message_type,
@@ -421,6 +425,7 @@ def _record_failure(
         delay,
         error,
     )
+    _record_on_incident(job, delivery, attempt, error, ATTEMPT_FAILED_EVENT)
     schedule_attempt(
         job.session,
         job.clock,
@@ -436,10 +441,14 @@ def delivery_context(payload: dict[str, Any]) -> dict[str, str]:
     return {name: payload[name] for name in CONTEXT_KEYS if name in payload}
 
 
-def _record_give_up_on_incident(
-    job: JobContext, delivery: SnsDelivery, attempt: int, error: DeliveryFailed
+def _record_on_incident(
+    job: JobContext,
+    delivery: SnsDelivery,
+    attempt: int,
+    error: DeliveryFailed,
+    event_type: str,
 ) -> None:
-    """Write a given-up delivery of an incident notification to the incident's timeline."""
+    """Write a failed attempt or a given-up delivery of an incident notification to its timeline."""
     incident_arn = job.payload.get("incidentRecordArn")
     if incident_arn is None:
         return
@@ -456,6 +465,4 @@ def _record_give_up_on_incident(
         "error": str(error),
     }
     references = [{"resource": delivery.topic_arn}]
-    timeline.add(
-        job.session, job.clock, incident, NOTIFICATION_FAILED_EVENT, data, references=references
-    )
+    timeline.add(job.session, job.clock, incident, event_type, data, references=references)
