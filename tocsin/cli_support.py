@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import click
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from tocsin.config import Settings, SettingsError, load_settings
 from tocsin.iam.crypto import SecretKeyError
@@ -159,3 +161,34 @@ def warn_about_base_url(settings: Settings, base_url: str | None, readers: str) 
         "reach it elsewhere, pass --base-url or set TOCSIN_PUBLIC_URL.",
         err=True,
     )
+
+
+@contextmanager
+def existing_database(
+    database_url: str | None,
+    home: str | None,
+    errors: tuple[type[Exception], ...] = (),
+) -> Iterator[tuple[Session, Runtime]]:
+    """Yield a session of the existing database, in one transaction, and the runtime.
+
+    An exception of ``errors`` becomes a one-line error of the command.
+    """
+    settings = load_settings_or_exit(database_url=database_url, home=home)
+    configure_logging(settings)
+    runtime = open_runtime(settings, existing=True)
+    try:
+        with runtime.database.session() as session:
+            yield session, runtime
+    except errors as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        runtime.database.dispose()
+
+
+def echo_table(rows: Sequence[tuple[str, ...]]) -> None:
+    """Print rows in left-aligned columns; the first row is the header."""
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for row in rows:
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tocsin.testing import RunningServer
+from tocsin.testing import Keys, RunningServer
 
 OWNER = "111111111111"
 OTHER = "222222222222"
@@ -64,3 +65,18 @@ def create(client: Any, name: str, content: str = MINIMAL, **extra: Any) -> dict
     )
     description: dict[str, Any] = response["DocumentDescription"]
     return description
+
+
+@dataclass
+class Tenant:
+    """The owner account of execution tests, with its ssm and iam clients."""
+
+    keys: Keys
+    ssm: Any
+    iam: Any
+
+
+@pytest.fixture
+def tenant(server: RunningServer) -> Tenant:
+    keys = server.create_account(account_id=OWNER)
+    return Tenant(keys, server.client("ssm", keys), server.client("iam", keys))

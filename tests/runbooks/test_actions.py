@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 from tests.conftest import fresh_database_url
-from tests.runbooks.conftest import OWNER, error_of
+from tests.runbooks.conftest import OWNER, Tenant, error_of
 from tests.runbooks.execution_support import (
     advance,
     create_document,
@@ -53,19 +52,6 @@ def server(
         automation_script_memory_mib=256,
     ) as running:
         yield running
-
-
-@dataclass
-class Tenant:
-    keys: Keys
-    ssm: Any
-    iam: Any
-
-
-@pytest.fixture
-def tenant(server: RunningServer) -> Tenant:
-    keys = server.create_account(account_id=OWNER)
-    return Tenant(keys, server.client("ssm", keys), server.client("iam", keys))
 
 
 APPROVAL = """\

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.runbooks.conftest import OTHER, OWNER, error_of
+from tests.runbooks.conftest import OTHER, OWNER, Tenant, error_of
 from tests.runbooks.execution_support import (
     advance,
     create_document,
@@ -19,23 +18,10 @@ from tests.runbooks.execution_support import (
     statuses,
     trust_policy,
 )
-from tocsin.testing import Keys, RunningServer
+from tocsin.testing import RunningServer
 
 # Scenarios of step flow touch the database as the API tests do, so one backend suffices.
 SQLITE_ONLY = pytest.mark.parametrize("server", ["sqlite"], indirect=True)
-
-
-@dataclass
-class Tenant:
-    keys: Keys
-    ssm: Any
-    iam: Any
-
-
-@pytest.fixture
-def tenant(server: RunningServer) -> Tenant:
-    keys = server.create_account(account_id=OWNER)
-    return Tenant(keys, server.client("ssm", keys), server.client("iam", keys))
 
 
 SLEEP_AND_BRANCH = """\

@@ -9,6 +9,8 @@ from tocsin.cli_support import (
     base_url_option,
     configure_logging,
     database_option,
+    echo_table,
+    existing_database,
     home_option,
     load_settings_or_exit,
     open_runtime,
@@ -81,16 +83,8 @@ def calendar_list(account_id: str, database_url: str | None, home: str | None) -
     """
     from tocsin.contacts.calendar import CalendarFeedError, list_feeds
 
-    settings = load_settings_or_exit(database_url=database_url, home=home)
-    configure_logging(settings)
-    runtime = open_runtime(settings, existing=True)
-    try:
-        with runtime.database.session() as session:
-            listings = list_feeds(session, account_id)
-    except CalendarFeedError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        runtime.database.dispose()
+    with existing_database(database_url, home, (CalendarFeedError,)) as (session, _runtime):
+        listings = list_feeds(session, account_id)
     if not listings:
         click.echo(f"No calendar feeds in account {account_id}.")
         return
@@ -106,11 +100,7 @@ def calendar_list(account_id: str, database_url: str | None, home: str | None) -
                 "active" if listing.target_exists else "target deleted",
             )
         )
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    for row in rows:
-        click.echo(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
+    echo_table(rows)
 
 
 @calendar_group.command("revoke")
@@ -124,14 +114,6 @@ def calendar_revoke(
     """Delete the calendar feed FEED_ID, so that its URL returns 404 from now on."""
     from tocsin.contacts.calendar import CalendarFeedError, revoke_feed
 
-    settings = load_settings_or_exit(database_url=database_url, home=home)
-    configure_logging(settings)
-    runtime = open_runtime(settings, existing=True)
-    try:
-        with runtime.database.session() as session:
-            revoked = revoke_feed(session, account_id, feed_id)
-    except CalendarFeedError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        runtime.database.dispose()
+    with existing_database(database_url, home, (CalendarFeedError,)) as (session, _runtime):
+        revoked = revoke_feed(session, account_id, feed_id)
     click.echo(f"Revoked calendar feed {revoked.feed_id} of {revoked.target_arn}.")

@@ -50,9 +50,10 @@ def sharing_audit(
 
     Principals to review are accounts outside the owner's organization that a
     resource share gives access to, resource shares that allow external
-    principals, every principal that a resource policy names, accounts that
-    left the organization but are still named in a share, and accounts that
-    used no shared plan or contact in the last --inactive-days days.
+    principals, and every principal that a resource policy names. The audit
+    also lists accounts that left the organization but are still named in a
+    share, and accounts that used no shared plan or contact in the last
+    --inactive-days days.
     """
     from tocsin.sharing import audit
 

@@ -9,6 +9,8 @@ from tocsin.cli_support import (
     base_url_option,
     configure_logging,
     database_option,
+    echo_table,
+    existing_database,
     home_option,
     load_settings_or_exit,
     open_runtime,
@@ -86,16 +88,8 @@ def webhook_list(account_id: str, database_url: str | None, home: str | None) ->
     """
     from tocsin.events.webhooks import WebhookError, list_webhooks
 
-    settings = load_settings_or_exit(database_url=database_url, home=home)
-    configure_logging(settings)
-    runtime = open_runtime(settings, existing=True)
-    try:
-        with runtime.database.session() as session:
-            webhooks = list_webhooks(session, account_id)
-    except WebhookError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        runtime.database.dispose()
+    with existing_database(database_url, home, (WebhookError,)) as (session, _runtime):
+        webhooks = list_webhooks(session, account_id)
     if not webhooks:
         click.echo(f"No webhooks in account {account_id}.")
         return
@@ -107,11 +101,7 @@ def webhook_list(account_id: str, database_url: str | None, home: str | None) ->
         rows.append(
             (webhook.webhook_id, webhook.format, webhook.bus_name, created, last_used, status)
         )
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    for row in rows:
-        click.echo(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
+    echo_table(rows)
 
 
 @webhook_group.command("revoke")
@@ -125,15 +115,7 @@ def webhook_revoke(
     """Revoke the webhook WEBHOOK_ID, so that its URL returns 404 from now on."""
     from tocsin.events.webhooks import WebhookError, revoke_webhook
 
-    settings = load_settings_or_exit(database_url=database_url, home=home)
-    configure_logging(settings)
-    runtime = open_runtime(settings, existing=True)
-    try:
-        with runtime.database.session() as session:
-            revoked = revoke_webhook(session, runtime.clock.now(), account_id, webhook_id)
-            revoked_id = revoked.webhook_id
-    except WebhookError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        runtime.database.dispose()
+    with existing_database(database_url, home, (WebhookError,)) as (session, runtime):
+        revoked = revoke_webhook(session, runtime.clock.now(), account_id, webhook_id)
+        revoked_id = revoked.webhook_id
     click.echo(f"Revoked webhook {revoked_id}.")
