@@ -3,10 +3,10 @@
 A management account and two application accounts form an organization.
 The management account owns a replication set, two responders with email
 channels (delivered to the development outbox), an on-call rotation and its
-schedule, an escalation plan, a runbook and a response plan, and a rule
-that starts an incident with that plan when an alarm goes into ALARM. Each
-application account has an alarm made from a public CloudWatch sample. The
-cross-account set-up of ``tocsin crossaccount setup`` then shares the plan
+schedule, an escalation plan, a runbook and a response plan. A rule of the
+management account starts an incident with that plan when an alarm goes
+into ALARM, and each application account has an alarm made from a public
+CloudWatch sample. The cross-account set-up of ``tocsin crossaccount setup`` then shares the plan
 and the contacts through RAM, creates the runbook roles, and forwards the
 application accounts' alarm state changes to the management account's bus.
 

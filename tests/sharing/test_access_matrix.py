@@ -570,7 +570,7 @@ EXISTENCE_PROBES = (
 
 @pytest.mark.parametrize("operation", EXISTENCE_PROBES)
 def test_refusal_hides_existence(world: World, operation: str) -> None:
-    """An unrelated account gets one answer whether or not the resource exists."""
+    """An unrelated account gets one response whether or not the resource exists."""
     missing = dataclasses.replace(
         world,
         plan=_missing_like(world.plan),

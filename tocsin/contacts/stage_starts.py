@@ -108,7 +108,9 @@ class StageStarter:
                 item.reason,
             )
         if not pages:
-            logger.warning("engagement %s stage %s paged nobody", engagement.arn, stage_index)
+            logger.warning(
+                "engagement %s stage %s found no contact to page", engagement.arn, stage_index
+            )
         data: dict[str, Any] = {
             "engagementArn": engagement.arn,
             "contactArn": engagement.contact_arn,

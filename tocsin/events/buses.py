@@ -138,7 +138,7 @@ def create(session: Session, clock: Clock, ref: BusRef, description: str | None)
 def delete(session: Session, ref: BusRef) -> None:
     """Delete a custom bus; deleting one that does not exist succeeds, as in EventBridge.
 
-    The EventBridge API reference says that the rules of a bus must be
+    The EventBridge API reference states that the rules of a bus must be
     deleted before the bus, so a bus with rules is rejected and no rule or
     target is lost silently.
     """

@@ -43,7 +43,7 @@ def check_resolved(host: str, port: int) -> None:
     """Raise BlockedEndpoint when ``host`` resolves to an address that endpoints may not use.
 
     NOTE: the HTTP client resolves the name again when it connects, so a name
-    whose answer changes in between is not caught. Literal addresses always are.
+    whose DNS records change in between is not caught. Literal addresses are.
     """
     check_host(host)
     try:

@@ -16,8 +16,8 @@ For a management account and its application accounts, the set-up is:
   account assumes to read automation executions, and the same role in the
   management account for the application accounts;
 - a statement in the policy of the management account's default event bus
-  that lets each application account put events on it, and in each
-  application account a rule that forwards CloudWatch alarm state changes
+  that lets each application account put events on it. Each application
+  account also gets a rule that forwards CloudWatch alarm state changes
   from its default bus to that bus (see ``setup_events``).
 
 Every step first looks at what exists and changes only what is missing, so a
