@@ -209,7 +209,7 @@ def test_shared_contact_consumer(server: RunningServer, contacts: Any, other: An
     # Pages themselves stay with the owner.
     with pytest.raises(ClientError) as info:
         other.describe_page(PageId=page)
-    assert error_of(info)["Code"] == "ResourceNotFoundException"
+    assert error_of(info)["Code"] == "AccessDeniedException"
 
     other.stop_engagement(EngagementId=consumed, Reason="handled")
     assert "StopTime" in contacts.describe_engagement(EngagementId=consumed)

@@ -101,7 +101,7 @@ def test_shared_plan_is_visible(plan: str, owner: Tenant, other: Tenant) -> None
     for operation, arguments in owner_only:
         with pytest.raises(ClientError) as excinfo:
             getattr(other.client, operation)(**arguments)
-        assert error_of(excinfo)["Code"] == "ResourceNotFoundException", operation
+        assert error_of(excinfo)["Code"] == "AccessDeniedException", operation
 
     owner.client.delete_resource_policy(resourceArn=plan, policyId=policy_id)
     with pytest.raises(ClientError) as excinfo:

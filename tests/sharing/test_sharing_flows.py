@@ -95,7 +95,7 @@ def test_organization_share_end_to_end(server: RunningServer, management: Party)
     assert error(info)[0] == "AccessDeniedException"
     with pytest.raises(ClientError) as info:
         application.incidents.update_response_plan(arn=plan, displayName="changed")
-    assert error(info)[0] == "ResourceNotFoundException"
+    assert error(info)[0] == "AccessDeniedException"
 
     # Disassociating the account ends its access at once.
     management.ram.disassociate_resource_share(

@@ -7,9 +7,16 @@ from typing import Any
 from sqlalchemy import select
 
 from tocsin.contacts import channels
-from tocsin.contacts.access import authorized_contact, parse_arn
+from tocsin.contacts.access import (
+    authorized_contact,
+    contact_arn,
+    find_contact,
+    parse_arn,
+    visible_to,
+)
 from tocsin.contacts.errors import CONTACT_CHANNEL, invalid, not_found
 from tocsin.contacts.models import ContactChannel
+from tocsin.protocol.errors import AccessDeniedException
 from tocsin.protocol.handlers import RequestContext, ServiceHandlers
 from tocsin.protocol.pagination import page_scope, paginate_query
 
@@ -33,7 +40,18 @@ def _channel(ctx: RequestContext, params: dict[str, Any], *, lock: bool = False)
     """Return the caller's channel named by ContactChannelId after authorizing the operation."""
     arn = params["ContactChannelId"]
     parsed = parse_arn(arn)
-    if parsed is None or parsed.kind != "contact-channel" or parsed.account_id != ctx.account_id:
+    if parsed is None or parsed.kind != "contact-channel":
+        raise not_found(CONTACT_CHANNEL, arn)
+    if parsed.account_id != ctx.account_id:
+        contact = find_contact(
+            ctx.session, contact_arn(parsed.region, parsed.account_id, parsed.parts[0])
+        )
+        if contact is not None and visible_to(ctx, contact):
+            raise AccessDeniedException(
+                f"Only account {parsed.account_id}, the owner of contact channel {arn}, may call "
+                f"{ctx.operation}; accounts that a contact is shared with may only view and "
+                "engage the contact."
+            )
         raise not_found(CONTACT_CHANNEL, arn)
     ctx.authorize(f"ssm-contacts:{ctx.operation}", arn)
     return channels.owned_channel(ctx.session, ctx.account_id, arn, lock=lock)
@@ -106,7 +124,18 @@ def activate_contact_channel(ctx: RequestContext, params: dict[str, Any]) -> Non
     # holds no write lock for the second transaction to wait on.
     arn = params["ContactChannelId"]
     parsed = parse_arn(arn)
-    if parsed is None or parsed.kind != "contact-channel" or parsed.account_id != ctx.account_id:
+    if parsed is None or parsed.kind != "contact-channel":
+        raise not_found(CONTACT_CHANNEL, arn)
+    if parsed.account_id != ctx.account_id:
+        contact = find_contact(
+            ctx.session, contact_arn(parsed.region, parsed.account_id, parsed.parts[0])
+        )
+        if contact is not None and visible_to(ctx, contact):
+            raise AccessDeniedException(
+                f"Only account {parsed.account_id}, the owner of contact channel {arn}, may call "
+                f"{ctx.operation}; accounts that a contact is shared with may only view and "
+                "engage the contact."
+            )
         raise not_found(CONTACT_CHANNEL, arn)
     ctx.authorize("ssm-contacts:ActivateContactChannel", arn)
     with ctx.runtime.database.session() as session:

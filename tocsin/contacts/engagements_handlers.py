@@ -12,7 +12,7 @@ from tocsin.contacts.engagement_models import Engagement, Page, PageReceipt
 from tocsin.contacts.errors import invalid, not_found
 from tocsin.contacts.pages import find_page
 from tocsin.contacts.plans import PERSONAL
-from tocsin.protocol.errors import ResourceNotFoundException
+from tocsin.protocol.errors import AccessDeniedException, ResourceNotFoundException
 from tocsin.protocol.handlers import RequestContext, ServiceHandlers
 from tocsin.protocol.pagination import listing_filters, page_scope, paginate, paginate_query
 
@@ -58,6 +58,16 @@ def _page(ctx: RequestContext, arn: str) -> tuple[Page, Engagement]:
     if page is None or engagement is None:
         raise not_found(PAGE, arn)
     if ctx.account_id not in (page.account_id, engagement.account_id):
+        shared = (
+            find_contact(ctx.session, engagement.contact_arn),
+            find_contact(ctx.session, page.contact_arn),
+        )
+        if any(contact is not None and visible_to(ctx, contact) for contact in shared):
+            raise AccessDeniedException(
+                f"Only account {page.account_id}, the owner of page {page.arn}, may call "
+                f"{ctx.operation}; accounts that a contact is shared with may list its pages "
+                "but not read or acknowledge them one by one."
+            )
         raise not_found(PAGE, arn)
     ctx.authorize(f"ssm-contacts:{ctx.operation}", page.arn)
     return page, engagement

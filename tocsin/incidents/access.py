@@ -3,7 +3,8 @@
 Resources of another account are ResourceNotFoundException, as if they did
 not exist, unless a resource policy of the response plan or a RAM resource
 share shares them with the caller's account. Only the owner tags, shares,
-changes or deletes.
+changes or deletes: an account that sees a shared plan gets
+AccessDeniedException for those operations.
 """
 
 from __future__ import annotations
@@ -35,12 +36,39 @@ def action_of(ctx: RequestContext) -> str:
 
 
 def owned(ctx: RequestContext, arn: str, member: str, *expected: ResourceType) -> IncidentsArn:
-    """Parse ``arn`` and authorize the operation on it for its owner only."""
+    """Parse ``arn`` and authorize the operation on it for its owner only.
+
+    An account that a plan is shared with gets AccessDeniedException for the
+    plan and its incidents, as it does for a shared contact. Every other
+    account gets ResourceNotFoundException.
+    """
     parsed = parse_arn(arn, member, *expected)
     if parsed.account_id != ctx.account_id:
+        if _visible_to_consumer(ctx, parsed):
+            name = _NAMES[parsed.resource_type].lower()
+            raise AccessDeniedException(
+                f"Only account {parsed.account_id}, the owner of {name} {parsed.arn}, may call "
+                f"{ctx.operation}; the response plan is shared with account "
+                f"{ctx.account_id} for use only."
+            )
         raise not_found(parsed.resource_type, parsed.arn, _NAMES[parsed.resource_type])
     ctx.authorize(action_of(ctx), parsed.arn)
     return parsed
+
+
+def _visible_to_consumer(ctx: RequestContext, parsed: IncidentsArn) -> bool:
+    """Return whether another account's plan or incident is shared with the caller's account."""
+    if parsed.resource_type == "RESPONSE_PLAN":
+        plan_name, action = parsed.resource_id, "ssm-incidents:GetResponsePlan"
+    elif parsed.resource_type == "INCIDENT_RECORD":
+        plan_name, action = parsed.resource_id.split("/", 1)[0], VIEW_ACTION
+    else:
+        return False
+    plan = plans.find(ctx.session, parsed.account_id, plan_name)
+    if plan is None:
+        return False
+    documents = grants(ctx, plan)
+    return policies.shared_with(ctx.caller, action, parsed.arn, parsed.account_id, documents)
 
 
 def owned_plan(ctx: RequestContext, arn: str, member: str) -> ResponsePlan:
