@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -66,6 +67,20 @@ def _configure_sqlite(engine: Engine) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _create_private_file(path: Path) -> None:
+    """Create an empty database file that only its owner may read, unless it exists.
+
+    The database holds incident data, hashed passwords and encrypted secrets.
+    SQLite gives its -wal and -shm files the permissions of the database file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(descriptor)
+
+
 class Database:
     """One engine and its session factory; ``session()`` is one transaction."""
 
@@ -75,7 +90,7 @@ class Database:
         if self.dialect == "sqlite":
             database = self.url.database
             if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+                _create_private_file(Path(database))
             self.engine = create_engine(self.url, pool_size=pool_size, max_overflow=20)
             _configure_sqlite(self.engine)
         else:
