@@ -25,7 +25,6 @@ DEFAULT_PAGE_SIZE = 100
 
 
 def _allow_cross_account(ctx: RequestContext) -> bool:
-    # NOTE: the setting is read defensively until the server settings declare it.
     return ctx.runtime.settings.allow_cross_account_escalation
 
 
