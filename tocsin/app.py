@@ -88,7 +88,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     if sample is not None:
         check_key(secrets, sample, settings.home)
     jobs = JobRegistry()
-    maintenance.register(jobs)
+    maintenance.register(jobs, settings)
     incidents.register(jobs)
     contacts.register(jobs, settings, secrets)
     notify.register(jobs, settings, secrets)

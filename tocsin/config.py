@@ -156,6 +156,34 @@ class Settings(BaseSettings):
             "this is true."
         ),
     )
+    put_events_aws_sources: str | None = Field(
+        default=None,
+        pattern=r"^(aws\.[a-z0-9.\-]+)?(,aws\.[a-z0-9.\-]+)*$",
+        description=(
+            "Comma-separated sources starting with aws., such as "
+            "aws.codedeploy,aws.cloudformation, that PutEvents accepts from callers, so a "
+            "deployment pipeline can report its deployments for incident findings. AWS "
+            "accepts none, and neither does Tocsin by default."
+        ),
+    )
+    findings_window_minutes: int = Field(
+        default=60,
+        ge=1,
+        le=1440,
+        description=(
+            "How long before an incident's creation a CodeDeploy deployment or CloudFormation "
+            "stack update may have run to be one of the incident's findings, in minutes. AWS "
+            "documents no such window."
+        ),
+    )
+    deployment_event_retention_days: int = Field(
+        default=30,
+        ge=3,
+        description=(
+            "How long CodeDeploy and CloudFormation events are kept for incident findings, in "
+            "days; incidents older than this lose the findings of the deleted events."
+        ),
+    )
     chat_webhooks_file: Path | None = Field(
         default=None,
         description=(

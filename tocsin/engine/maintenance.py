@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
@@ -17,7 +18,11 @@ from tocsin.engine.clock import Clock
 from tocsin.engine.jobs import Job, JobContext, JobRegistry, JobStatus
 from tocsin.engine.queue import enqueue
 from tocsin.iam.models import RoleSession
+from tocsin.incidents import deployments
 from tocsin.protocol import idempotency
+
+if TYPE_CHECKING:
+    from tocsin.config import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +32,8 @@ INTERVAL = timedelta(hours=1)
 # so that a late request still gets ExpiredToken rather than an unknown key.
 FINISHED_JOB_RETENTION = timedelta(days=7)
 EXPIRED_SESSION_RETENTION = timedelta(days=1)
+# The default of the deployment_event_retention_days setting.
+DEPLOYMENT_EVENT_RETENTION = timedelta(days=30)
 
 
 def _next_slot(now: datetime) -> datetime:
@@ -39,8 +46,10 @@ def schedule_maintenance(session: Session, clock: Clock) -> Job:
     return enqueue(session, clock, KIND, {}, due_at=due_at, key=f"{KIND}:{due_at.isoformat()}")
 
 
-def run_maintenance(ctx: JobContext) -> None:
-    """Delete stale idempotency records, expired role sessions and old finished jobs."""
+def run_maintenance(
+    ctx: JobContext, deployment_retention: timedelta = DEPLOYMENT_EVENT_RETENTION
+) -> None:
+    """Delete stale idempotency records, expired role sessions, old jobs and deployment events."""
     now = ctx.clock.now()
     purged_tokens = idempotency.purge(ctx.session, now - idempotency.IDEMPOTENCY_WINDOW)
     # Session expiry times are wall-clock times; see Clock.wall_now.
@@ -54,14 +63,22 @@ def run_maintenance(ctx: JobContext) -> None:
             Job.finished_at < now - FINISHED_JOB_RETENTION,
         )
     )
+    purged_deployments = deployments.purge(ctx.session, now - deployment_retention)
     logger.info(
-        "maintenance purged %d idempotency records, %d role sessions and %d finished jobs",
+        "maintenance purged %d idempotency records, %d role sessions, %d finished jobs "
+        "and %d deployment events",
         purged_tokens,
         sessions.rowcount,  # type: ignore[attr-defined]
         finished.rowcount,  # type: ignore[attr-defined]
+        purged_deployments,
     )
     schedule_maintenance(ctx.session, ctx.clock)
 
 
-def register(registry: JobRegistry) -> None:
-    registry.register(KIND, run_maintenance)
+def register(registry: JobRegistry, settings: Settings | None = None) -> None:
+    """Register the maintenance job with the deployment event retention of ``settings``."""
+    if settings is None:
+        registry.register(KIND, run_maintenance)
+        return
+    retention = timedelta(days=settings.deployment_event_retention_days)
+    registry.register(KIND, lambda ctx: run_maintenance(ctx, retention))

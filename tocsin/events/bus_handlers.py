@@ -152,6 +152,12 @@ def _authorize_put(ctx: RequestContext, ref: buses.BusRef) -> None:
     )
 
 
+def _allowed_aws_sources(ctx: RequestContext) -> frozenset[str]:
+    """Return the aws.* sources that the operator lets callers put events with."""
+    configured = ctx.runtime.settings.put_events_aws_sources or ""
+    return frozenset(source for source in configured.split(",") if source)
+
+
 @handlers.operation("PutEvents")
 def put_events(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     if params.get("EndpointId"):
@@ -170,9 +176,11 @@ def put_events(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     now = ctx.clock.now()
     results: list[dict[str, str]] = []
     accepted: dict[buses.BusRef, list[dict[str, Any]]] = {}
+    allowed_sources = _allowed_aws_sources(ctx)
     for entry in entries:
         try:
-            if str(entry.get("Source", "")).startswith("aws."):
+            source = str(entry.get("Source", ""))
+            if source.startswith("aws.") and source not in allowed_sources:
                 raise ingest.EntryError(
                     "NotAuthorizedForSourceException", "Not authorized for the source."
                 )

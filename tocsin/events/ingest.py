@@ -5,6 +5,8 @@ into the payload of a match job in the caller's transaction. The job matches
 the events against the bus's rules when it runs (see
 ``tocsin.events.delivery``). Events put in one transaction on one bus share
 a job, up to ``MAX_BATCH`` events, so that a burst costs few jobs.
+CodeDeploy and CloudFormation deployment events are also stored for
+incident findings in the same transaction (see ``tocsin.incidents.deployments``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from tocsin.engine.clock import Clock
 from tocsin.engine.jobs import Job
 from tocsin.engine.queue import enqueue
 from tocsin.events.buses import DEFAULT_BUS, BusRef
+from tocsin.incidents import deployments
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +69,20 @@ def enqueue_batch(
 ) -> Job:
     """Write one match job for ``events`` on ``bus`` in the caller's transaction.
 
-    ``hops`` counts the buses that the events crossed before this one.
+    ``hops`` counts the buses that the events crossed before this one. The
+    deployment events among ``events`` are stored for incident findings.
     """
+    deployments.record(session, clock, events)
+    return _enqueue_match(session, clock, bus, events, hops)
+
+
+def _enqueue_match(
+    session: Session,
+    clock: Clock,
+    bus: BusRef,
+    events: Sequence[Mapping[str, Any]],
+    hops: int = 0,
+) -> Job:
     job = enqueue(
         session, clock, MATCH_JOB, match_payload(bus, events, hops), account_id=bus.account_id
     )
@@ -125,14 +140,15 @@ def put_event(
     if not isinstance(full["detail"], Mapping):
         raise ValueError(f"the detail of event {full['id']} must be a JSON object")
 
+    deployments.record(session, clock, [full])
     if session.in_nested_transaction():
         # A savepoint may roll back the job of an open batch, so nothing is shared.
-        enqueue_batch(session, clock, bus, [full])
+        _enqueue_match(session, clock, bus, [full])
         return str(full["id"])
     batches = _pending(session)
     batch = batches.get(bus.arn)
     if batch is None or len(batch.events) >= MAX_BATCH:
-        batches[bus.arn] = _Batch(enqueue_batch(session, clock, bus, [full]), [full])
+        batches[bus.arn] = _Batch(_enqueue_match(session, clock, bus, [full]), [full])
     else:
         batch.events.append(full)
         # A new dict marks the JSON column changed; it is written at the next flush.

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.orm import load_only
 
-from tocsin.incidents import access, filters, records, replication
+from tocsin.incidents import access, filters, findings, records, replication
 from tocsin.incidents.models import IncidentRecord
 from tocsin.protocol.handlers import RequestContext, ServiceHandlers
-from tocsin.protocol.pagination import listing_filters, page_scope, paginate_query
+from tocsin.protocol.pagination import listing_filters, page_scope, paginate, paginate_query
 
 handlers = ServiceHandlers("ssm-incidents")
 
@@ -73,6 +74,7 @@ def start_incident(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any
         params,
         caller_arn=ctx.caller.arn,
         caller_account=ctx.account_id,
+        region=ctx.region,
     )
     return {"incidentRecordArn": incident.arn}
 
@@ -132,23 +134,47 @@ def delete_incident_record(ctx: RequestContext, params: dict[str, Any]) -> None:
         records.delete_record(ctx.session, incident)
 
 
+def _findings_window(ctx: RequestContext) -> timedelta:
+    return timedelta(minutes=ctx.runtime.settings.findings_window_minutes)
+
+
 @handlers.operation("ListIncidentFindings", read_only=True)
 def list_incident_findings(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    # NOTE: findings come from CloudFormation and CodeDeploy deployment
-    # events, which Tocsin does not receive yet, so every incident has none.
-    usable_record(ctx, params["incidentRecordArn"], "incidentRecordArn")
-    return {"findings": []}
+    incident = usable_record(ctx, params["incidentRecordArn"], "incidentRecordArn")
+    found = findings.incident_findings(ctx.session, incident, _findings_window(ctx))
+    page = paginate(
+        found,
+        key=lambda finding: (finding.activity.start_time, finding.id),
+        max_results=params.get("maxResults", DEFAULT_MAX_FINDINGS),
+        token=params.get("nextToken"),
+        tokens=ctx.runtime.page_tokens,
+        scope=page_scope(ctx.account_id, "ssm-incidents", ctx.operation, listing_filters(params)),
+    )
+    output: dict[str, Any] = {"findings": [finding.summary() for finding in page.items]}
+    if page.next_token:
+        output["nextToken"] = page.next_token
+    return output
 
 
 @handlers.operation("BatchGetIncidentFindings", read_only=True)
 def batch_get_incident_findings(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     incident = usable_record(ctx, params["incidentRecordArn"], "incidentRecordArn")
-    errors = [
-        {
-            "findingId": finding_id,
-            "code": "ResourceNotFoundException",
-            "message": f"Finding {finding_id} was not found for incident {incident.arn}.",
-        }
-        for finding_id in dict.fromkeys(params["findingIds"])
-    ]
-    return {"findings": [], "errors": errors}
+    by_id = {
+        finding.id: finding
+        for finding in findings.incident_findings(ctx.session, incident, _findings_window(ctx))
+    }
+    found: list[dict[str, Any]] = []
+    errors: list[dict[str, str]] = []
+    for finding_id in dict.fromkeys(params["findingIds"]):
+        finding = by_id.get(finding_id)
+        if finding is not None:
+            found.append(finding.describe())
+            continue
+        errors.append(
+            {
+                "findingId": finding_id,
+                "code": "ResourceNotFoundException",
+                "message": f"Finding {finding_id!r} was not found for incident {incident.arn}.",
+            }
+        )
+    return {"findings": found, "errors": errors}

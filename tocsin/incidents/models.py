@@ -121,9 +121,18 @@ class IncidentRecord(Base):
     open_trigger_key: Mapped[str | None] = mapped_column(String(64))
     trigger_count: Mapped[int]
     source: Mapped[str] = mapped_column(String(50))
+    # The account whose trouble the incident is about: the caller of
+    # StartIncident or the account that an alarm or event came from. Findings
+    # read its deployments. NULL for incidents created before it was recorded.
+    impacted_account_id: Mapped[str | None] = mapped_column(String(12))
+    # The Region the incident was started in, or NULL when it is not known.
+    region: Mapped[str | None] = mapped_column(String(32))
     created_by: Mapped[str] = mapped_column(String(1000))
     invoked_by: Mapped[str | None] = mapped_column(String(1000))
     resource_arn: Mapped[str | None] = mapped_column(String(1000))
+    # The alert group (alert_groups.group_id) whose alerts started the
+    # incident, for incidents started by webhook alerts that carry a group key.
+    alert_group: Mapped[str | None] = mapped_column(String(64), index=True)
     chat_channel: Mapped[dict[str, Any] | None]
     notification_targets: Mapped[list[Any]]
     automation_executions: Mapped[list[Any]]

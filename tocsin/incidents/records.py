@@ -1,12 +1,14 @@
 """Incident records: starting incidents from response plans, deduplication and updates.
 
 Deduplication: an OPEN incident stores digests of its dedupe string and of
-its trigger ARN in ``open_dedupe_key`` and ``open_trigger_key``, which are
-unique per account and cleared when it is resolved. A trigger whose dedupe
-string or trigger ARN matches an open incident of the plan owner's account
-joins that incident. When two triggers race, the database rejects the
-second insert, the dispatcher runs the request again, and the second run
-finds and joins the incident that the first created.
+its trigger in ``open_dedupe_key`` and ``open_trigger_key``, which are
+unique per account and cleared when it is resolved. The trigger is the
+trigger ARN, together with the alert group for webhook alerts that carry a
+group key (see ``trigger_key``). A trigger whose dedupe string or trigger
+matches an open incident of the plan owner's account joins that incident.
+When two triggers race, the database rejects the second insert, the
+dispatcher runs the request again, and the second run finds and joins the
+incident that the first created.
 """
 
 from __future__ import annotations
@@ -109,6 +111,27 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
+def trigger_key(trigger_arn: str | None, alert_group: str | None) -> str | None:
+    """Return the ``open_trigger_key`` of an incident of ``trigger_arn``, or None without one.
+
+    Each alert group gets its own key, so the groups that one rule routes
+    start separate incidents, and repeats of a group join its incident.
+    """
+    if not trigger_arn:
+        return None
+    if alert_group is None:
+        return _digest(trigger_arn)
+    return _digest(f"{trigger_arn}\n{alert_group}")
+
+
+def _arn_region(arn: str | None) -> str | None:
+    """Return the Region field of ``arn``, or None when it has none or is not an ARN."""
+    parts = arn.split(":", 5) if arn else []
+    if len(parts) < 6 or parts[0] != "arn" or not parts[3]:
+        return None
+    return parts[3][:32]
+
+
 def find_by_arn(session: Session, arn: str) -> IncidentRecord | None:
     return session.scalar(select(IncidentRecord).where(IncidentRecord.arn == arn))
 
@@ -145,16 +168,22 @@ def build(
     caller_account: str,
     now: datetime,
     impacted_account: str | None = None,
+    alert_group: str | None = None,
+    region: str | None = None,
 ) -> NewIncident:
     """Build the rows of a new incident from StartIncident's parameters, without the database.
 
     ``impacted_account``, the account whose runbooks run for IMPACTED_ACCOUNT
-    actions, defaults to the caller's. Raises ValidationException for a related
-    item whose identifier is invalid.
+    actions and whose deployments are findings, defaults to the caller's.
+    ``alert_group`` is the group of the webhook alert that starts the
+    incident, if any. ``region`` defaults to the Region of the trigger ARN, if
+    it names one. Raises ValidationException for a related item whose
+    identifier is invalid.
     """
     template = plan.incident_template
     trigger = params.get("triggerDetails") or {}
     trigger_arn = trigger.get("triggerArn")
+    impacted_account = impacted_account or caller_account
     dedupe_string = template.get("dedupeString") or str(uuid.uuid4())
     record_id = str(uuid.uuid4())
     row: dict[str, Any] = {
@@ -168,12 +197,15 @@ def build(
         "status": "OPEN",
         "dedupe_string": dedupe_string,
         "open_dedupe_key": _digest(dedupe_string),
-        "open_trigger_key": _digest(trigger_arn) if trigger_arn else None,
+        "open_trigger_key": trigger_key(trigger_arn, alert_group),
         "trigger_count": 1,
         "source": trigger.get("source") or CUSTOM_SOURCE,
+        "impacted_account_id": impacted_account,
+        "region": region or _arn_region(trigger_arn),
         "created_by": caller_arn,
         "invoked_by": None,
         "resource_arn": trigger_arn,
+        "alert_group": alert_group,
         "chat_channel": plan.chat_channel,
         "notification_targets": list(template.get("notificationTargets", [])),
         "automation_executions": [],
@@ -212,7 +244,7 @@ def build(
     jobs = automation.start_jobs(
         row,
         plan,
-        impacted_account=impacted_account or caller_account,
+        impacted_account=impacted_account,
         involved_resources=list(dict.fromkeys(involved_arns + involved)),
         now=now,
     )
@@ -271,6 +303,8 @@ def start(
     caller_arn: str,
     caller_account: str,
     impacted_account: str | None = None,
+    alert_group: str | None = None,
+    region: str | None = None,
 ) -> StartedIncident:
     """Start an incident from StartIncident's parameters, or join an open duplicate."""
     now = clock.now()
@@ -281,6 +315,8 @@ def start(
         caller_account=caller_account,
         now=now,
         impacted_account=impacted_account,
+        alert_group=alert_group,
+        region=region,
     )
     row = new.row
 
@@ -412,14 +448,14 @@ def _apply_status(session: Session, incident: IncidentRecord, now: Any) -> None:
     # A reopened incident takes its keys back only if no other open incident
     # has taken them meanwhile; otherwise new triggers keep joining the other one.
     dedupe_key = _digest(incident.dedupe_string)
-    trigger_key = _digest(incident.resource_arn) if incident.resource_arn else None
+    reopened_trigger_key = trigger_key(incident.resource_arn, incident.alert_group)
     if _find_open(session, incident.account_id, dedupe_key, None) is None:
         incident.open_dedupe_key = dedupe_key
     if (
-        trigger_key is not None
-        and _find_open(session, incident.account_id, None, trigger_key) is None
+        reopened_trigger_key is not None
+        and _find_open(session, incident.account_id, None, reopened_trigger_key) is None
     ):
-        incident.open_trigger_key = trigger_key
+        incident.open_trigger_key = reopened_trigger_key
     logger.info("reopened incident %s", incident.arn)
 
 
