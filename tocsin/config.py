@@ -51,6 +51,17 @@ class Settings(BaseSettings):
         gt=0,
         description="Maximum time a client may take to send a request body, in seconds.",
     )
+    webhook_max_per_minute: int = Field(
+        default=600,
+        ge=1,
+        le=1_000_000,
+        description=(
+            "Maximum posts per minute to one inbound alerting webhook that sets no "
+            "--max-per-minute of its own. Posts over it get HTTP 429 with Retry-After until "
+            "the minute ends. Alertmanager sends one post per alert group per group_interval "
+            "(5 minutes by default), so the default leaves room for hundreds of groups."
+        ),
+    )
     clock_speed: float = Field(
         default=1.0,
         gt=0,
@@ -139,6 +150,15 @@ class Settings(BaseSettings):
         description=(
             "Base URL at which people reach this server, such as https://tocsin.example.com; "
             "pages carry acknowledgement links under it. Empty means http://HOST:PORT."
+        ),
+    )
+    sns_trusted_certificate_hosts: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9.\-]*(,[A-Za-z0-9.\-]+)*$",
+        description=(
+            "Comma-separated host names, such as sns.us-east-1.amazonaws.com, whose HTTPS "
+            "certificate URLs sns webhooks accept in SigningCertURL and fetch to verify a "
+            "message signature. Empty means only this server's own SNS certificates."
         ),
     )
     allow_cross_account_escalation: bool = Field(

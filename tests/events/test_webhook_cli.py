@@ -55,12 +55,15 @@ def table(output: str) -> list[list[str]]:
         "ID",
         "FORMAT",
         "BUS",
+        "RESOLVE",
+        "MAX/MIN",
         "CREATED",
         "LAST",
         "USED",
         "STATUS",
     ]
-    return [line.split(maxsplit=5) for line in lines[1:]]
+    # A last line that starts with "*" explains the marked default limits.
+    return [line.split(maxsplit=7) for line in lines[1:] if not line.startswith("*")]
 
 
 def probe(url: str) -> int:
@@ -105,9 +108,14 @@ def test_webhook_create_list_revoke(server: RunningServer) -> None:
     assert listed.exit_code == 0, listed.output
     rows = table(listed.stdout)
     assert [row[1:3] for row in rows] == [["alertmanager", "default"], ["grafana", "monitoring"]]
-    assert rows[0][3].endswith("Z")
-    assert rows[0][5] == "active"
-    assert rows[1][4:] == ["never", "active"]
+    assert [row[3:5] for row in rows] == [["no", "600*"], ["no", "600*"]]
+    assert rows[0][5].endswith("Z")
+    assert rows[0][7] == "active"
+    assert rows[1][6:] == ["never", "active"]
+    assert listed.stdout.splitlines()[-1] == (
+        "* the default, TOCSIN_WEBHOOK_MAX_PER_MINUTE as this command reads it; "
+        "each server applies its own value"
+    )
     assert url.rsplit("/", 1)[1] not in listed.stdout
 
     revoked = invoke(server, "revoke", rows[0][0], "--account", OWNER)
@@ -116,12 +124,29 @@ def test_webhook_create_list_revoke(server: RunningServer) -> None:
     assert probe(url) == 404
     assert probe(second_url) == 400
     after = table(invoke(server, "list", "--account", OWNER).stdout)
-    assert after[0][5].startswith("revoked ")
-    assert after[1][5] == "active"
+    assert after[0][7].startswith("revoked ")
+    assert after[1][7] == "active"
 
     again = invoke(server, "revoke", rows[0][0], "--account", OWNER)
     assert again.exit_code == 1
     assert f"Webhook {rows[0][0]} was already revoked at" in again.output
+
+
+def test_webhook_create_resolve_and_limit(server: RunningServer) -> None:
+    options = ("--format", "alertmanager", "--resolve", "--max-per-minute", "30")
+    created = invoke(server, "create", "--account", OWNER, *options)
+    assert created.exit_code == 0, created.output
+
+    listed = invoke(server, "list", "--account", OWNER, env={"TOCSIN_WEBHOOK_MAX_PER_MINUTE": "7"})
+    assert listed.exit_code == 0, listed.output
+    rows = table(listed.stdout)
+    assert [row[1:5] for row in rows] == [["alertmanager", "default", "yes", "30"]]
+    assert "TOCSIN_WEBHOOK_MAX_PER_MINUTE" not in listed.stdout
+
+    default = invoke(server, "create", "--account", OWNER, "--format", "grafana")
+    assert default.exit_code == 0, default.output
+    listed = invoke(server, "list", "--account", OWNER, env={"TOCSIN_WEBHOOK_MAX_PER_MINUTE": "7"})
+    assert [row[3:5] for row in table(listed.stdout)] == [["yes", "30"], ["no", "7*"]]
 
 
 def test_webhook_cli_rejections(server: RunningServer) -> None:
@@ -136,6 +161,18 @@ def test_webhook_cli_rejections(server: RunningServer) -> None:
         (
             ("create", "--account", OWNER, "--format", "generic", "--bus", "bad bus"),
             "Event bus name 'bad bus' is invalid",
+        ),
+        (
+            ("create", "--account", OWNER, "--format", "generic", "--resolve"),
+            "Format generic has no alert groups, so its webhooks cannot resolve incidents",
+        ),
+        (
+            ("create", "--account", OWNER, "--format", "generic", "--max-per-minute", "0"),
+            "Invalid value for '--max-per-minute': 0 is not in the range 1<=x<=1000000.",
+        ),
+        (
+            ("create", "--account", OWNER, "--format", "generic", "--max-per-minute", "many"),
+            "Invalid value for '--max-per-minute': 'many' is not a valid integer range.",
         ),
         (
             ("revoke", "0000", "--account", OWNER),

@@ -175,13 +175,14 @@ def test_alertmanager_sample_event_fields(sqlite_server: RunningServer) -> None:
         "receiver": "alert-name-receiver-1",
         "groupKey": None,
         "externalURL": "http://my.url",
+        "webhookId": webhook_id,
     }
 
 
 def test_grafana_sample_event_fields(sqlite_server: RunningServer) -> None:
     account = new_account(sqlite_server, "222233334444")
     route_to_plan(account, {"source": ["tocsin.grafana"], "detail": {"state": ["alerting"]}})
-    _, url = register(sqlite_server, "grafana", account_id=account.account_id)
+    webhook_id, url = register(sqlite_server, "grafana", account_id=account.account_id)
 
     response = post(url, GRAFANA_LEGACY)
 
@@ -191,7 +192,7 @@ def test_grafana_sample_event_fields(sqlite_server: RunningServer) -> None:
     assert event["source"] == "tocsin.grafana"
     assert event["detail-type"] == "Grafana Alert"
     assert event["resources"] == ["grafana/rule/1"]
-    assert event["detail"] == {"status": "firing", **GRAFANA_LEGACY}
+    assert event["detail"] == {"status": "firing", **GRAFANA_LEGACY, "webhookId": webhook_id}
 
 
 def test_generic_event_on_named_bus(sqlite_server: RunningServer) -> None:

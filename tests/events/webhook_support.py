@@ -15,11 +15,25 @@ REGION = "us-east-1"
 
 
 def register(
-    server: RunningServer, format_name: str, *, account_id: str = OWNER, bus: str = "default"
+    server: RunningServer,
+    format_name: str,
+    *,
+    account_id: str = OWNER,
+    bus: str = "default",
+    resolve_incidents: bool = False,
+    max_per_minute: int | None = None,
 ) -> tuple[str, str]:
     """Create a webhook registration and return its id and its URL on the test server."""
     with server.runtime.database.session() as session:
-        created = create_webhook(session, server.clock.now(), account_id, format_name, bus)
+        created = create_webhook(
+            session,
+            server.clock.now(),
+            account_id,
+            format_name,
+            bus,
+            resolve_incidents=resolve_incidents,
+            max_per_minute=max_per_minute,
+        )
         webhook_id = created.webhook.webhook_id
     return webhook_id, f"{server.url}/webhooks/{created.token}"
 

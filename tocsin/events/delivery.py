@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from tocsin.engine.jobs import JobContext, JobRegistry
 from tocsin.engine.queue import enqueue
-from tocsin.events import buses, inputs, permissions, rules, targets
+from tocsin.events import alert_groups, buses, inputs, permissions, rules, targets
 from tocsin.events.buses import BusRef
 from tocsin.events.ingest import MATCH_JOB, enqueue_batch
 from tocsin.events.models import EventRule, EventTarget
@@ -211,12 +211,17 @@ def _to_response_plan(context: JobContext, payload: Mapping[str, Any]) -> None:
         return
     created_by = target.get("role_arn") or payload.get("role_arn") or payload["rule_arn"]
     now = context.clock.now()
+    events = payload["events"]
+    # Alert groups are locked before any incident row, as receiving a post does.
+    groups = alert_groups.lock_event_groups(context.session, events)
     firings = [
         triggers.Firing(
             raw_data=inputs.render(target, event, payload["rule_arn"]),
             timestamp=_event_time(event, now),
+            alert_group=group.group_id if group is not None else None,
         )
-        for event in payload["events"]
+        for event, group in zip(events, groups, strict=True)
+        if not alert_groups.is_late_resolution(event, group)
     ]
     started = triggers.start_many(
         context.session,
@@ -229,13 +234,14 @@ def _to_response_plan(context: JobContext, payload: Mapping[str, Any]) -> None:
         trigger_arn=payload["rule_arn"],
         invoked_by=None,
     )
-    DELIVERIES.labels(payload["kind"], "delivered").inc(len(payload["events"]))
+    alert_groups.settle_started(context.session, context.clock, started, payload["region"])
+    DELIVERIES.labels(payload["kind"], "delivered").inc(len(events))
     logger.info(
-        "delivered %d event(s) of rule %s to plan %s: incident %s",
-        len(payload["events"]),
+        "delivered %d event(s) of rule %s to plan %s: incident(s) %s",
+        len(events),
         payload["rule_arn"],
         plan.arn,
-        started.arn if started else None,
+        ", ".join(incident.arn for incident in started),
     )
 
 

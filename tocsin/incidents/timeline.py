@@ -13,6 +13,10 @@ System events have these ``eventType`` values, each with JSON ``eventData``:
   resolution is a change of ``status`` to ``RESOLVED``.
 - ``SSM Related Item Update``: ``modifiedBy``, ``action`` (``ADD`` or
   ``REMOVE``) and ``relatedItem``.
+
+Tocsin also writes ``Tocsin Alert Group Update`` and ``Tocsin Webhook Quota
+Exceeded`` events for inbound alerting webhooks (see
+``tocsin.events.alert_groups`` and ``tocsin.events.webhook_quotas``).
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ The trigger ARN of an incident is the ARN of what fired. For an EventBridge
 rule it is the rule's ARN, with the event as raw data, and for a CloudWatch
 alarm it is the alarm's ARN. Tocsin records it in the trigger details and in
 ``incidentRecordSource.resourceArn``. Repeats of one trigger join the open
-incident that it started and raise that incident's trigger count.
+incident that it started and raise that incident's trigger count. For
+webhook alerts that carry a group key, the trigger is the rule and the
+alert group together, so each group of a rule has its own incident.
 
 NOTE: AWS documents ``createdBy`` only as "the principal that started the
 incident" and ``invokedBy`` as the service principal that assumed that
@@ -119,11 +121,14 @@ def start_with_plan(
     timestamp: datetime,
     invoked_by: str | None,
     impacted_account: str | None = None,
+    alert_group: str | None = None,
 ) -> StartedIncident:
     """Start or join an incident of a plan already resolved by ``resolve_plan``.
 
     ``impacted_account`` defaults to ``caller_account``; for an event it is the
     account the event came from, which a forwarding bus does not change.
+    ``alert_group`` is the group of a webhook alert: each group of one trigger
+    has its own open incident.
     """
     trigger = {
         "source": source,
@@ -139,6 +144,7 @@ def start_with_plan(
         caller_arn=created_by,
         caller_account=caller_account,
         impacted_account=impacted_account,
+        alert_group=alert_group,
     )
     service = invoked_by or SERVICE_PRINCIPALS.get(source)
     if started.created and service is not None:
@@ -163,10 +169,11 @@ def event_account(raw_data: str) -> str | None:
 
 @dataclass(frozen=True)
 class Firing:
-    """One firing of a trigger: its raw data and the moment it happened."""
+    """One firing of a trigger: its raw data, the moment it happened and its alert group."""
 
     raw_data: str
     timestamp: datetime
+    alert_group: str | None = None
 
 
 def start_many(
@@ -180,8 +187,44 @@ def start_many(
     source: str,
     trigger_arn: str,
     invoked_by: str | None,
-) -> StartedIncident | None:
-    """Start or join one incident for several firings of one trigger; return it.
+) -> list[StartedIncident]:
+    """Start or join one incident per alert group for several firings of one trigger.
+
+    Firings without an alert group count as one group. Returns the incidents
+    in the order of each group's first firing.
+    """
+    by_group: dict[str | None, list[Firing]] = {}
+    for firing in firings:
+        by_group.setdefault(firing.alert_group, []).append(firing)
+    return [
+        _start_group(
+            session,
+            clock,
+            plan,
+            group_firings,
+            caller_account=caller_account,
+            created_by=created_by,
+            source=source,
+            trigger_arn=trigger_arn,
+            invoked_by=invoked_by,
+        )
+        for group_firings in by_group.values()
+    ]
+
+
+def _start_group(
+    session: Session,
+    clock: Clock,
+    plan: ResponsePlan,
+    firings: Sequence[Firing],
+    *,
+    caller_account: str,
+    created_by: str,
+    source: str,
+    trigger_arn: str,
+    invoked_by: str | None,
+) -> StartedIncident:
+    """Start or join one incident for firings of one trigger and one alert group.
 
     The result is what one ``start_with_plan`` call per firing gives: one
     trigger timeline event per firing and a trigger count that grows by one
@@ -189,8 +232,6 @@ def start_many(
     join it with one count update and one timeline insert per firing, so a
     storm of firings costs a few statements per firing, not a whole start.
     """
-    if not firings:
-        return None
     first, rest = firings[0], firings[1:]
     started = start_with_plan(
         session,
@@ -204,6 +245,7 @@ def start_many(
         raw_data=first.raw_data,
         timestamp=first.timestamp,
         invoked_by=invoked_by,
+        alert_group=first.alert_group,
     )
     if not rest:
         return started
