@@ -1,5 +1,5 @@
 """Command-line interface: ``tocsin serve``, ``demo``, ``backup``, ``account``, ``schedule check``,
-``calendar``, ``outbox``, ``webhook``, ``sharing audit`` and ``crossaccount setup``.
+``calendar``, ``outbox``, ``webhook``, ``user``, ``sharing audit`` and ``crossaccount setup``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from tocsin.cli_support import (
     load_settings_or_exit,
     open_runtime,
 )
-from tocsin.commands import calendar, outbox, schedule, sharing, webhooks
+from tocsin.commands import calendar, outbox, schedule, sharing, users, webhooks
 from tocsin.config import Settings, settings_help
 
 if TYPE_CHECKING:
@@ -297,3 +297,4 @@ main.add_command(schedule.schedule)
 main.add_command(sharing.sharing_group)
 main.add_command(sharing.crossaccount_group)
 main.add_command(webhooks.webhook_group)
+main.add_command(users.user_group)

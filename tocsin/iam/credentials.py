@@ -90,6 +90,26 @@ def resolve_access_key(
     return ResolvedKey(secrets.decrypt(first.encrypted_secret), caller)
 
 
+def resolve_user(connection: Connection, user_id: str) -> Caller | None:
+    """Return the caller of a user signed in with a password, or None if the user is gone.
+
+    The console signs users in without an access key, so ``access_key_id`` is empty.
+    """
+    rows = connection.execute(USER_QUERY, {"user_id": user_id}).all()
+    if not rows:
+        return None
+    first = rows[0]
+    return Caller(
+        account_id=first.account_id,
+        arn=f"arn:aws:iam::{first.account_id}:user{first.path}{first.name}",
+        user_id=first.user_id,
+        kind="user",
+        access_key_id="",
+        policies=_policies([row.document for row in rows]),
+        organization_id=first.organization_id,
+    )
+
+
 def _user_key_query() -> Any:
     """Build the key lookup once: statement construction costs more than running it."""
     return (
@@ -134,7 +154,25 @@ def _role_session_query() -> Any:
     )
 
 
+def _user_query() -> Any:
+    return (
+        select(
+            User.user_id,
+            User.account_id,
+            User.name,
+            User.path,
+            Account.organization_id,
+            UserPolicy.document,
+        )
+        .join(Account, Account.account_id == User.account_id)
+        .outerjoin(UserPolicy, UserPolicy.user_id == User.user_id)
+        .where(User.user_id == bindparam("user_id"))
+        .order_by(UserPolicy.name)
+    )
+
+
 USER_KEY_QUERY = _user_key_query()
+USER_QUERY = _user_query()
 ROLE_SESSION_QUERY = _role_session_query()
 
 

@@ -21,3 +21,7 @@ class LimitExceededException(ServiceError):
 
 class MalformedPolicyDocumentException(ServiceError):
     pass
+
+
+class PasswordPolicyViolationException(ServiceError):
+    pass

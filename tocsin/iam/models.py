@@ -42,6 +42,23 @@ class User(Base):
         return f"arn:aws:iam::{self.account_id}:user{self.path}{self.name}"
 
 
+class LoginProfile(Base):
+    """The console password of an IAM user, stored only as a salted scrypt hash."""
+
+    __tablename__ = "iam_login_profiles"
+
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("iam_users.user_id", ondelete="CASCADE"), primary_key=True
+    )
+    # "scrypt$N$r$p$SALT$HASH" with base64 salt and hash; see tocsin.iam.passwords.
+    password_hash: Mapped[str] = mapped_column(String(256))
+    password_reset_required: Mapped[bool] = mapped_column(default=False)
+    # Maximum console session of this user in seconds; None means the server's setting.
+    max_signin_session_duration: Mapped[int | None]
+    created_at: Mapped[datetime]
+    password_changed_at: Mapped[datetime]
+
+
 class UserPolicy(Base):
     __tablename__ = "iam_user_policies"
 

@@ -21,7 +21,7 @@ from tocsin.iam.errors import (
     MalformedPolicyDocumentException,
     NoSuchEntityException,
 )
-from tocsin.iam.models import AccessKey, Account, Role, RolePolicy, User, UserPolicy
+from tocsin.iam.models import AccessKey, Account, LoginProfile, Role, RolePolicy, User, UserPolicy
 from tocsin.iam.policy import PolicyError, parse_policy
 
 logger = logging.getLogger(__name__)
@@ -113,6 +113,8 @@ def delete_user(session: Session, user: User) -> None:
     )
     if has_keys is not None:
         raise DeleteConflictException("Cannot delete entity, must delete access keys first.")
+    if session.get(LoginProfile, user.user_id) is not None:
+        raise DeleteConflictException("Cannot delete entity, must delete login profile first.")
     session.delete(user)
     logger.info("deleted IAM user %s", user.arn)
 
