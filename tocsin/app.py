@@ -168,7 +168,11 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> Starlette:
         *all_routes(runtime),
         Route("/{path:path}", endpoint, methods=methods),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan)
+    # The console's pages reach the runtime and run operations through these.
+    app.state.runtime = runtime
+    app.state.dispatcher = dispatcher
+    return app
 
 
 def _to_response(result: HttpResponse) -> Response:

@@ -246,10 +246,63 @@ class Settings(BaseSettings):
             "Empty means such steps fail with a message that names this setting."
         ),
     )
+    console_session_hours: float = Field(
+        default=12.0,
+        gt=0,
+        le=720,
+        description=(
+            "Lifetime of a console session after sign-in, in hours. A user's login profile "
+            "may set a shorter MaxSigninSessionDuration."
+        ),
+    )
+    console_plain_http: bool = Field(
+        default=False,
+        description=(
+            "The console is served over plain HTTP, so its cookies are not marked Secure. "
+            "Browsers that treat http://127.0.0.1 and http://localhost as secure, such as "
+            "Chromium, keep Secure cookies there, so leave this false unless a browser "
+            "drops the session cookie; never set it for a non-loopback address."
+        ),
+    )
+    console_region: str = Field(
+        default="us-east-1",
+        pattern=r"^[a-z]{2}(-[a-z]+)+-\d$",
+        description="Region of the AWS operations that the console calls, such as us-east-1.",
+    )
+    console_sign_in_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description=(
+            "Failed console sign-ins for one account and user name within "
+            "TOCSIN_CONSOLE_SIGN_IN_WINDOW_SECONDS after which sign-in answers HTTP 429."
+        ),
+    )
+    console_sign_in_max_failures_per_client: int = Field(
+        default=20,
+        ge=1,
+        description=(
+            "Failed console sign-ins from one client address within "
+            "TOCSIN_CONSOLE_SIGN_IN_WINDOW_SECONDS after which sign-in answers HTTP 429."
+        ),
+    )
+    console_sign_in_window_seconds: float = Field(
+        default=900.0,
+        gt=0,
+        description="Period over which failed console sign-ins are counted, in seconds.",
+    )
     log_level: str = Field(
         default="INFO",
         pattern=r"^(DEBUG|INFO|WARNING|ERROR)$",
         description="Lowest level of log records written to standard error.",
+    )
+    console_poll_seconds: float = Field(
+        default=2.0,
+        ge=0.1,
+        le=60,
+        description=(
+            "How often the console's live incident list and details pages read the incidents "
+            "again for changes to send to the browser, in seconds."
+        ),
     )
 
     @field_validator("home")

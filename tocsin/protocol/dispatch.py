@@ -15,9 +15,10 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.model import OperationModel
 from sqlalchemy.exc import IntegrityError
@@ -39,9 +40,10 @@ from tocsin.protocol.errors import (
     UnknownOperationException,
     ValidationException,
 )
-from tocsin.protocol.handlers import RequestContext, ServiceHandlers
+from tocsin.protocol.handlers import OperationEntry, RequestContext, ServiceHandlers
 from tocsin.protocol.pagination import InvalidPageToken
 from tocsin.protocol.services import ServiceSpec, specs_by_signing_name
+from tocsin.protocol.shapes import resolve_error
 from tocsin.protocol.validation import validate
 
 if TYPE_CHECKING:
@@ -55,6 +57,31 @@ access_log = logging.getLogger("tocsin.access")
 FALLBACK_SERVICE = "sts"
 CBOR_FALLBACK_SERVICE = "cloudwatch"
 REST_JSON_FALLBACK_SERVICE = "ssm-incidents"
+
+
+Result = TypeVar("Result")
+
+
+class InvocationError(Exception):
+    """An operation run by ``Dispatcher.invoke_as`` failed; the code and status are AWS's."""
+
+    def __init__(self, code: str, message: str, status: int) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One operation to run, with the caller and the request id it runs under."""
+
+    spec: ServiceSpec
+    operation: OperationModel
+    entry: OperationEntry
+    caller: Caller
+    region: str
+    request_id: str
 
 
 class Dispatcher:
@@ -163,8 +190,21 @@ class Dispatcher:
         if entry is None:
             raise self._not_implemented(codec, operation)
         params = codec.parse_request(operation, request)
+        call = _Call(spec, operation, entry, caller, signed.region, request_id)
+        return self._execute(
+            call, params, lambda output: codec.serialize_response(operation, output, request_id)
+        )
+
+    def _execute(
+        self,
+        call: _Call,
+        params: dict[str, Any],
+        finish: Callable[[Mapping[str, Any]], Result],
+    ) -> Result:
+        """Validate ``params`` and run the handler in a transaction; ``finish`` runs inside it."""
+        spec = call.spec
         validate(
-            operation.input_shape,
+            call.operation.input_shape,
             params,
             error_code=spec.info.validation_error,
             error_shape=self._error_shapes.get((spec.name, spec.info.validation_error)),
@@ -174,23 +214,93 @@ class Dispatcher:
         # win the insert of the token record, and the retry then returns its result.
         for attempt in (1, 2):
             try:
-                with self._transaction(entry.read_only) as session:
+                with self._transaction(call.entry.read_only) as session:
                     ctx = RequestContext(
-                        request_id=request_id,
+                        request_id=call.request_id,
                         spec=spec,
-                        operation=operation.name,
-                        region=signed.region,
-                        caller=caller,
+                        operation=call.operation.name,
+                        region=call.region,
+                        caller=call.caller,
                         session=session,
                         runtime=self.runtime,
                     )
-                    output = self._invoke(ctx, operation, entry.handler, params)
-                    return codec.serialize_response(operation, output, request_id)
+                    output = self._invoke(ctx, call.operation, call.entry.handler, params)
+                    return finish(output)
             except IntegrityError:
                 if attempt == 2:
                     raise
-                logger.info("request %s raced another on a unique key; retrying", request_id)
+                logger.info("request %s raced another on a unique key; retrying", call.request_id)
         raise AssertionError("unreachable")
+
+    def invoke_as(
+        self,
+        caller: Caller,
+        service: str,
+        operation_name: str,
+        params: dict[str, Any],
+        *,
+        region: str,
+    ) -> dict[str, Any]:
+        """Run one operation for a caller that was authenticated another way than SigV4.
+
+        The web console signs users in with passwords and calls operations
+        through here. Only the signature check is skipped: the input is
+        validated against the service model, and the handler authorizes the
+        caller and runs in its transaction exactly as for a signed request.
+        ``params`` contains decoded members, as a codec would produce them.
+        Returns the handler's output members. Raises ``InvocationError`` with
+        the AWS error code and HTTP status of any failure.
+        """
+        request_id = str(uuid.uuid4())
+        started = time.perf_counter()
+        status = 200
+        spec: ServiceSpec | None = None
+        try:
+            spec = next((spec for spec in self.specs.values() if spec.name == service), None)
+            if spec is None:
+                raise UnknownOperationException(
+                    f"The service {service!r} is not served here; served services: "
+                    f"{', '.join(sorted(spec.name for spec in self.specs.values()))}"
+                )
+            if operation_name not in spec.model.operation_names:
+                raise UnknownOperationException(
+                    f"The operation {operation_name} does not exist in service {service}."
+                )
+            operation = spec.model.operation_model(operation_name)
+            service_handlers = self.handlers.get(spec.name)
+            entry = service_handlers.operations.get(operation_name) if service_handlers else None
+            if entry is None:
+                raise UnknownOperationException(
+                    f"The operation {operation_name} is not implemented by this Tocsin server."
+                )
+            call = _Call(spec, operation, entry, caller, region, request_id)
+            return self._execute(call, dict(params), dict)
+        except ServiceError as error:
+            code, status, _sender_fault = resolve_error(spec or self.specs["sts"], error)
+            raise InvocationError(code, error.message, status) from error
+        except Exception as exc:
+            status = 500
+            logger.exception("console call %s to %s.%s failed", request_id, service, operation_name)
+            raise InvocationError(
+                "InternalFailure",
+                "The request processing has failed because of an unknown error "
+                f"({type(exc).__name__}).",
+                500,
+            ) from exc
+        finally:
+            elapsed = time.perf_counter() - started
+            metrics.observe_request(service, operation_name, status, elapsed)
+            access_log.info(
+                "request_id=%s account=%s service=%s operation=%s status=%d duration_ms=%.1f "
+                "principal=%s via=console",
+                request_id,
+                caller.account_id,
+                service,
+                operation_name,
+                status,
+                elapsed * 1000,
+                caller.arn,
+            )
 
     @contextlib.contextmanager
     def _transaction(self, read_only: bool) -> Iterator[Session]:

@@ -19,10 +19,14 @@ if TYPE_CHECKING:
 
 def all_routes(runtime: Runtime) -> list[BaseRoute]:
     """Return the routes of every module of this package, in module-name order."""
+    from tocsin.web.console import console_routes
+
     routes: list[BaseRoute] = []
     for module in sorted(pkgutil.iter_modules(__path__), key=lambda found: found.name):
         loaded = importlib.import_module(f"{__name__}.{module.name}")
         make = getattr(loaded, "routes", None)
         if make is not None:
             routes.extend(make(runtime))
+    # The console package finds the runtime on the application's state instead.
+    routes.extend(console_routes())
     return routes
