@@ -42,6 +42,7 @@ MARKER_FILE = "example.json"
 CODE_PATTERN = re.compile(r"\b(\d{6})\b")
 CODE_WAIT_SECONDS = 30.0
 ACTIVE_WAIT_SECONDS = 30.0
+POLL_SECONDS = 0.5
 
 # Roles of the example's accounts: (profile name, account name).
 ACCOUNTS = (
@@ -134,10 +135,16 @@ def client(example: Example, account: ExampleAccount, service: str) -> Any:
     )
 
 
+def pause_briefly() -> None:
+    """Sleep between two polls of work that the server finishes in the background."""
+    time.sleep(POLL_SECONDS)
+
+
 def build(
     example: Example,
     activation_code: Callable[[str], str],
     cross_account_setup: Callable[[str, list[str]], str],
+    pause: Callable[[], None] = pause_briefly,
 ) -> None:
     """Create the example's organization and preparation through the API.
 
@@ -145,10 +152,11 @@ def build(
     channel ARN, read from wherever the server delivered it.
     ``cross_account_setup`` performs ``tocsin crossaccount setup`` for the
     management account and the application accounts and returns the ARN of
-    its resource share.
+    its resource share. ``pause`` runs between two polls of the replication
+    set's status. On a server with a fake clock, it should advance that clock.
     """
     _organization(example)
-    _replication_set(example)
+    _replication_set(example, pause)
     _contacts(example, activation_code)
     _response_plan(example)
     _cross_account(example, cross_account_setup)
@@ -187,7 +195,7 @@ def _organization(example: Example) -> None:
 
 
 @_step("replication set")
-def _replication_set(example: Example) -> None:
+def _replication_set(example: Example, pause: Callable[[], None]) -> None:
     incidents = client(example, example.management, "ssm-incidents")
     arn = incidents.create_replication_set(regions={example.region: {}})["arn"]
     example.resources["ReplicationSetArn"] = arn
@@ -195,7 +203,7 @@ def _replication_set(example: Example) -> None:
     while incidents.get_replication_set(arn=arn)["replicationSet"]["status"] != "ACTIVE":
         if time.monotonic() > deadline:
             raise ExampleError(f"replication set {arn} did not become ACTIVE")
-        time.sleep(0.5)
+        pause()
 
 
 @_step("contacts")
@@ -399,13 +407,18 @@ def alarm_of_sample(sample: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_profiles(path: Path, example: Example) -> None:
-    """Write an AWS config file with one named profile per account of the example."""
+    """Write an AWS config file with one named profile per account of the example.
+
+    The profiles make the AWS CLI print times as ISO 8601. Without that
+    setting, version 1 prints the seconds since the epoch that the services send.
+    """
     sections = []
     for account in example.accounts:
         sections.append(
             f"[profile {account.profile}]\n"
             f"region = {example.region}\n"
             f"endpoint_url = {example.endpoint}\n"
+            "cli_timestamp_format = iso8601\n"
             f"aws_access_key_id = {account.access_key_id}\n"
             f"aws_secret_access_key = {account.secret_access_key}\n"
         )
