@@ -8,10 +8,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import boto3
 import pytest
 
+from tests.console.console_http import ConsoleClient
 from tests.test_cli import run_tocsin, serve
 
 AWS = Path(sys.executable).with_name("aws")
@@ -69,8 +71,26 @@ def test_example_shares_plan_across_accounts(
         assert [item["arn"] for item in summaries] == [incident_arn]
         assert summaries[0]["title"] == "disk full"
 
+        # Each administrator signs in to the console with the password the example wrote.
+        sign_in = home / "console-sign-in.txt"
+        assert oct(sign_in.stat().st_mode & 0o777) == "0o600"
+        account_id = application.client("sts").get_caller_identity()["Account"]
+        (line,) = [line for line in sign_in.read_text().splitlines() if account_id in line]
+        password = line.rsplit("password ", 1)[1]
+        endpoint = json.loads((home / "example.json").read_text())["endpoint"]
+        console = ConsoleClient(SimpleNamespace(url=endpoint))  # type: ignore[arg-type]
+        try:
+            signed_in = console.sign_in(account_id, "Administrator", password)
+            assert signed_in.status_code == 303, signed_in.text
+            listing = console.get("/console/")
+            assert listing.status_code == 200
+            assert "disk full" in listing.text
+        finally:
+            console.close()
+
     marker = json.loads((home / "example.json").read_text())
     assert "secret_access_key" not in json.dumps(marker)
+    assert "console_password" not in json.dumps(marker)
     # The example is the cross-account set-up that the checklist command verifies.
     management_id, *application_ids = [account["account_id"] for account in marker["accounts"]]
     check = run_tocsin(

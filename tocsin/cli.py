@@ -104,10 +104,11 @@ def _start_example(runtime: Runtime, settings: Settings, accounts: int) -> None:
     from tocsin import example as example_module
 
     profiles = settings.home / example_module.PROFILE_FILE
+    console = settings.home / example_module.CONSOLE_FILE
     marker = settings.home / example_module.MARKER_FILE
     if accounts > 0:
         if marker.exists():
-            click.echo(_example_usage(profiles), err=True)
+            click.echo(_example_usage(profiles, console), err=True)
         else:
             click.echo("--example: the database has accounts already, so no example.", err=True)
         return
@@ -132,8 +133,9 @@ def _start_example(runtime: Runtime, settings: Settings, accounts: int) -> None:
             click.echo(f"--example: {exc}", err=True)
             return
         example_module.write_profiles(profiles, created)
+        example_module.write_console_sign_in(console, created)
         example_module.write_marker(marker, created)
-        click.echo(_example_summary(created) + "\n" + _example_usage(profiles), err=True)
+        click.echo(_example_summary(created) + "\n" + _example_usage(profiles, console), err=True)
 
     threading.Thread(target=build, name="tocsin-example", daemon=True).start()
 
@@ -162,10 +164,11 @@ def _example_summary(created: Any) -> str:
     return "\n".join(lines)
 
 
-def _example_usage(profiles: Path) -> str:
+def _example_usage(profiles: Path, console: Path) -> str:
     return (
         f"Use the example's accounts with: export AWS_CONFIG_FILE={profiles}\n"
-        "  then for example: aws --profile tocsin-app1 ssm-incidents list-response-plans"
+        "  then for example: aws --profile tocsin-app1 ssm-incidents list-response-plans\n"
+        f"Sign in to the console with an account id, Administrator and the password in {console}"
     )
 
 

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -39,6 +41,7 @@ logger = logging.getLogger(__name__)
 REGION = "us-east-1"
 PROFILE_FILE = "aws-config"
 MARKER_FILE = "example.json"
+CONSOLE_FILE = "console-sign-in.txt"
 CODE_PATTERN = re.compile(r"\b(\d{6})\b")
 CODE_WAIT_SECONDS = 30.0
 ACTIVE_WAIT_SECONDS = 30.0
@@ -95,13 +98,14 @@ class ExampleError(Exception):
 
 @dataclass(frozen=True)
 class ExampleAccount:
-    """One account of the example with its administrator's keys."""
+    """One account of the example with its administrator's keys and console password."""
 
     profile: str
     name: str
     account_id: str
     access_key_id: str
     secret_access_key: str
+    console_password: str = ""
 
 
 @dataclass
@@ -428,8 +432,9 @@ def write_profiles(path: Path, example: Example) -> None:
 
 def write_marker(path: Path, example: Example) -> None:
     """Record what the example created, without secrets, so later starts can describe it."""
+    secret = ("secret_access_key", "console_password")
     accounts = [
-        {key: value for key, value in asdict(account).items() if key != "secret_access_key"}
+        {key: value for key, value in asdict(account).items() if key not in secret}
         for account in example.accounts
     ]
     document = {
@@ -447,14 +452,25 @@ def code_from_message(body: str) -> str | None:
     return found.group(1) if found else None
 
 
+def console_password() -> str:
+    """Return a new random password that meets the console's password policy."""
+    # The fixed tail adds the upper case letter, digit and symbol that the
+    # policy asks for. The random part alone carries 96 bits.
+    return f"{secrets.token_urlsafe(12)}-Tc7"
+
+
 def create_accounts(runtime: Runtime) -> list[ExampleAccount]:
-    """Create the example's three accounts in the database and return their keys."""
-    from tocsin.iam.accounts import create_account
+    """Create the example's three accounts, with a console password for each administrator."""
+    from tocsin.iam import login_profiles, users
+    from tocsin.iam.accounts import ADMINISTRATOR_NAME, create_account
 
     accounts = []
     with runtime.database.session() as session:
         for profile, name in ACCOUNTS:
             created = create_account(session, runtime.clock, runtime.secrets, name=name)
+            password = console_password()
+            administrator = users.get_user(session, created.account_id, ADMINISTRATOR_NAME)
+            login_profiles.create_login_profile(session, runtime.clock, administrator, password)
             accounts.append(
                 ExampleAccount(
                     profile,
@@ -462,9 +478,25 @@ def create_accounts(runtime: Runtime) -> list[ExampleAccount]:
                     created.account_id,
                     created.access_key_id,
                     created.secret_access_key,
+                    password,
                 )
             )
     return accounts
+
+
+def write_console_sign_in(path: Path, example: Example) -> None:
+    """Write the console's address and each account's sign-in, readable by the owner only."""
+    from tocsin.iam.accounts import ADMINISTRATOR_NAME
+
+    lines = [f"Console: {example.endpoint}/console/", ""]
+    for account in example.accounts:
+        lines.append(
+            f"{account.profile:18} account {account.account_id}  user {ADMINISTRATOR_NAME}  "
+            f"password {account.console_password}"
+        )
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
 
 
 def outbox_reader(runtime: Runtime) -> Callable[[str], str]:
