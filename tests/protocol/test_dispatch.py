@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from botocore.exceptions import ClientError
+from sqlalchemy.exc import OperationalError
 
 from tocsin.protocol.handlers import RequestContext, ServiceHandlers
 from tocsin.testing import RunningServer
@@ -163,3 +164,47 @@ def test_access_log_names_account_on_error(
         client.describe_instance_information()
     lines = [record.getMessage() for record in caplog.records if record.name == "tocsin.access"]
     assert any("account=111111111111" in line and "status=400" in line for line in lines)
+
+
+class ConflictError(Exception):
+    """A driver error that carries PostgreSQL's SQLSTATE, as psycopg's errors do."""
+
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(f"SQLSTATE {sqlstate}")
+        self.sqlstate = sqlstate
+
+
+def test_transaction_conflicts_are_retried(server: RunningServer) -> None:
+    calls: list[int] = []
+
+    def start(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        calls.append(len(calls))
+        if len(calls) <= 2:
+            raise OperationalError("UPDATE ...", {}, ConflictError("40P01"))
+        return {"incidentRecordArn": f"{PLAN}/{len(calls)}"}
+
+    service = ServiceHandlers("ssm-incidents")
+    service.operation("StartIncident")(start)
+    server.runtime.handlers["ssm-incidents"] = service
+    client = server.client("ssm-incidents", server.create_account(account_id="111111111111"))
+    assert client.start_incident(responsePlanArn=PLAN)["incidentRecordArn"] == f"{PLAN}/3"
+    assert len(calls) == 3
+
+
+def test_other_database_errors_are_not_retried(server: RunningServer) -> None:
+    request_ids: list[str] = []
+
+    def start(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        request_ids.append(ctx.request_id)
+        raise OperationalError("UPDATE ...", {}, ConflictError("53300"))
+
+    service = ServiceHandlers("ssm-incidents")
+    service.operation("StartIncident")(start)
+    server.runtime.handlers["ssm-incidents"] = service
+    client = server.client("ssm-incidents", server.create_account(account_id="111111111111"))
+    with pytest.raises(ClientError) as info:
+        client.start_incident(responsePlanArn=PLAN)
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    # boto3 may send the request again, but the server runs each request once.
+    assert request_ids
+    assert len(set(request_ids)) == len(request_ids)

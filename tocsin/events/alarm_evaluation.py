@@ -114,9 +114,9 @@ def _lock(session: Session, alarm: CloudWatchAlarm) -> None:
     time, and without the lock both could record the same transition.
     SQLite's write lock already serialises writers.
 
-    NOTE: two PutMetricData requests whose metric alarms share a composite
-    parent can lock in opposite orders. PostgreSQL then aborts one of them as
-    a deadlock, which fails that request (a job is retried).
+    Two PutMetricData requests whose metric alarms share a composite parent
+    can lock in opposite orders. PostgreSQL then aborts one of them as a
+    deadlock, and the dispatcher runs that request again (a job is retried).
     """
     if session.get_bind().dialect.name == "postgresql":
         session.flush()

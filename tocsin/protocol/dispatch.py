@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import random
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -21,7 +22,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.model import OperationModel
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from tocsin import metrics
@@ -50,6 +51,19 @@ if TYPE_CHECKING:
     from tocsin.app import Runtime
 
 logger = logging.getLogger(__name__)
+
+# SQLSTATEs with which PostgreSQL aborts one of two conflicting transactions:
+# deadlock_detected and serialization_failure.
+CONFLICT_SQLSTATES = frozenset({"40P01", "40001"})
+MAX_CONFLICT_RETRIES = 3
+CONFLICT_BACKOFF_SECONDS = 0.05
+
+
+def is_transaction_conflict(exc: DBAPIError) -> bool:
+    """Return whether the database aborted the transaction only because another conflicted."""
+    return getattr(exc.orig, "sqlstate", None) in CONFLICT_SQLSTATES
+
+
 access_log = logging.getLogger("tocsin.access")
 
 # Services whose protocol shapes the error of a request that names no service:
@@ -210,9 +224,13 @@ class Dispatcher:
             error_shape=self._error_shapes.get((spec.name, spec.info.validation_error)),
         )
 
-        # Two attempts: a concurrent request with the same idempotency token can
-        # win the insert of the token record, and the retry then returns its result.
-        for attempt in (1, 2):
+        # A concurrent request with the same idempotency token can win the
+        # insert of the token record, and one retry then returns its result.
+        # PostgreSQL may also abort the transaction as a deadlock or a
+        # serialization failure, which a few retries resolve.
+        unique_retried = False
+        conflicts = 0
+        while True:
             try:
                 with self._transaction(call.entry.read_only) as session:
                     ctx = RequestContext(
@@ -227,10 +245,22 @@ class Dispatcher:
                     output = self._invoke(ctx, call.operation, call.entry.handler, params)
                     return finish(output)
             except IntegrityError:
-                if attempt == 2:
+                if unique_retried:
                     raise
+                unique_retried = True
                 logger.info("request %s raced another on a unique key; retrying", call.request_id)
-        raise AssertionError("unreachable")
+            except DBAPIError as exc:
+                if not is_transaction_conflict(exc) or conflicts >= MAX_CONFLICT_RETRIES:
+                    raise
+                conflicts += 1
+                logger.warning(
+                    "request %s lost a transaction conflict (SQLSTATE %s); retry %d of %d",
+                    call.request_id,
+                    getattr(exc.orig, "sqlstate", None),
+                    conflicts,
+                    MAX_CONFLICT_RETRIES,
+                )
+                time.sleep(random.uniform(0, CONFLICT_BACKOFF_SECONDS * conflicts))
 
     def invoke_as(
         self,
