@@ -14,9 +14,10 @@ from tocsin.engine.queue import enqueue
 from tocsin.engine.worker import Engine, JobRegistry
 from tocsin.iam.accounts import create_account
 from tocsin.iam.crypto import SecretBox
-from tocsin.iam.models import Role, RoleSession
+from tocsin.iam.models import Role, RoleSession, User
 from tocsin.protocol.idempotency import IdempotencyRecord
 from tocsin.store.database import Database
+from tocsin.web.console.models import ConsoleSessionRecord, SignInFailure
 
 SECRETS = SecretBox(b"JtKbJrRGHpUxJt4vK7jJ5x0bmb3qZ3uUEwJ8nM5rP9k=")
 
@@ -60,6 +61,33 @@ def seed_stale_rows(db: Database, clock: FakeClock) -> None:
                 created_at=now - timedelta(days=2),
             )
         )
+        administrator = session.scalars(
+            select(User).where(User.account_id == account.account_id)
+        ).one()
+        for digest, expires_at in (("a" * 64, now), ("b" * 64, now + timedelta(hours=2))):
+            session.add(
+                ConsoleSessionRecord(
+                    session_digest=digest,
+                    account_id=account.account_id,
+                    user_id=administrator.user_id,
+                    csrf_token="token",
+                    password_stamp="stamp",
+                    created_at=now,
+                    expires_at=expires_at,
+                )
+            )
+        for name, failed_at in (
+            ("old", now - timedelta(days=1)),
+            ("recent", now + timedelta(minutes=50)),
+        ):
+            session.add(
+                SignInFailure(
+                    account_id=account.account_id,
+                    user_name=name,
+                    client_address="127.0.0.1",
+                    failed_at=failed_at,
+                )
+            )
         old_job = enqueue(session, clock, "record", {}, key="finished-long-ago")
         old_job.status = JobStatus.DONE.value
         old_job.finished_at = now - timedelta(days=8)
@@ -85,7 +113,11 @@ def test_maintenance_purges_and_reschedules(
         records = session.scalar(select(func.count()).select_from(IdempotencyRecord))
         kinds = session.scalars(select(Job.kind).where(Job.status == JobStatus.PENDING.value)).all()
         old = session.scalar(select(Job).where(Job.key == "finished-long-ago"))
+        console_sessions = session.scalars(select(ConsoleSessionRecord.session_digest)).all()
+        failures = session.scalars(select(SignInFailure.user_name)).all()
     assert sessions == ["live"]
+    assert console_sessions == ["b" * 64]
+    assert failures == ["recent"]
     assert records == 0
     assert old is None
     assert kinds == [maintenance.KIND]

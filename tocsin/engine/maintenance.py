@@ -20,6 +20,7 @@ from tocsin.engine.queue import enqueue
 from tocsin.iam.models import RoleSession
 from tocsin.incidents import deployments
 from tocsin.protocol import idempotency
+from tocsin.web.console.models import ConsoleSessionRecord, SignInFailure
 
 if TYPE_CHECKING:
     from tocsin.config import Settings
@@ -32,8 +33,10 @@ INTERVAL = timedelta(hours=1)
 # so that a late request still gets ExpiredToken rather than an unknown key.
 FINISHED_JOB_RETENTION = timedelta(days=7)
 EXPIRED_SESSION_RETENTION = timedelta(days=1)
-# The default of the deployment_event_retention_days setting.
+# The defaults of the deployment_event_retention_days and
+# console_sign_in_window_seconds settings.
 DEPLOYMENT_EVENT_RETENTION = timedelta(days=30)
+SIGN_IN_WINDOW = timedelta(minutes=15)
 
 
 def _next_slot(now: datetime) -> datetime:
@@ -47,15 +50,28 @@ def schedule_maintenance(session: Session, clock: Clock) -> Job:
 
 
 def run_maintenance(
-    ctx: JobContext, deployment_retention: timedelta = DEPLOYMENT_EVENT_RETENTION
+    ctx: JobContext,
+    deployment_retention: timedelta = DEPLOYMENT_EVENT_RETENTION,
+    sign_in_window: timedelta = SIGN_IN_WINDOW,
 ) -> None:
-    """Delete stale idempotency records, expired role sessions, old jobs and deployment events."""
+    """Delete stale idempotency records, expired sessions, old jobs and deployment events.
+
+    Console sessions go when they expire, and failed console sign-ins once
+    they fall out of ``sign_in_window``, the period over which they count.
+    """
     now = ctx.clock.now()
     purged_tokens = idempotency.purge(ctx.session, now - idempotency.IDEMPOTENCY_WINDOW)
     # Session expiry times are wall-clock times; see Clock.wall_now.
-    session_cutoff = ctx.clock.wall_now() - EXPIRED_SESSION_RETENTION
+    wall_now = ctx.clock.wall_now()
+    session_cutoff = wall_now - EXPIRED_SESSION_RETENTION
     sessions = ctx.session.execute(
         delete(RoleSession).where(RoleSession.expires_at < session_cutoff)
+    )
+    console_sessions = ctx.session.execute(
+        delete(ConsoleSessionRecord).where(ConsoleSessionRecord.expires_at <= wall_now)
+    )
+    ctx.session.execute(
+        delete(SignInFailure).where(SignInFailure.failed_at <= wall_now - sign_in_window)
     )
     finished = ctx.session.execute(
         delete(Job).where(
@@ -65,10 +81,11 @@ def run_maintenance(
     )
     purged_deployments = deployments.purge(ctx.session, now - deployment_retention)
     logger.info(
-        "maintenance purged %d idempotency records, %d role sessions, %d finished jobs "
-        "and %d deployment events",
+        "maintenance purged %d idempotency records, %d role sessions, %d console sessions, "
+        "%d finished jobs and %d deployment events",
         purged_tokens,
         sessions.rowcount,  # type: ignore[attr-defined]
+        console_sessions.rowcount,  # type: ignore[attr-defined]
         finished.rowcount,  # type: ignore[attr-defined]
         purged_deployments,
     )
@@ -76,9 +93,10 @@ def run_maintenance(
 
 
 def register(registry: JobRegistry, settings: Settings | None = None) -> None:
-    """Register the maintenance job with the deployment event retention of ``settings``."""
+    """Register the maintenance job with the retention periods of ``settings``."""
     if settings is None:
         registry.register(KIND, run_maintenance)
         return
     retention = timedelta(days=settings.deployment_event_retention_days)
-    registry.register(KIND, lambda ctx: run_maintenance(ctx, retention))
+    window = timedelta(seconds=settings.console_sign_in_window_seconds)
+    registry.register(KIND, lambda ctx: run_maintenance(ctx, retention, window))
