@@ -171,6 +171,26 @@ def test_account_create_prints_keys(tmp_path: Path) -> None:
     assert chosen["AccessKeyId"] != created["AccessKeyId"]
 
 
+def test_account_list(tmp_path: Path) -> None:
+    missing = run_tocsin("account", "list", "--home", str(tmp_path / "nowhere"))
+    assert missing.returncode == 1
+    assert "no Tocsin database" in missing.stderr
+
+    home = str(tmp_path)
+    create_account("--home", home, "--account-id", "111122223333", "--name", "ops")
+    create_account("--home", home, "--account-id", "444455556666", "--name", "payments")
+    listed = run_tocsin("account", "list", "--json", "--home", home)
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    assert [(row["AccountId"], row["Name"]) for row in rows] == [
+        ("111122223333", "ops"),
+        ("444455556666", "payments"),
+    ]
+    table = run_tocsin("account", "list", "--home", home)
+    assert table.stdout.splitlines()[0].split() == ["ACCOUNT", "NAME", "ORGANIZATION", "CREATED"]
+    assert "444455556666  payments" in table.stdout
+
+
 def test_account_create_rejects_bad_input(tmp_path: Path) -> None:
     home = str(tmp_path)
     create_account("--home", home, "--account-id", "111122223333")

@@ -1,5 +1,8 @@
-"""Command-line interface: ``tocsin serve``, ``demo``, ``backup``, ``account``, ``schedule check``,
-``calendar``, ``outbox``, ``webhook``, ``user``, ``sharing audit`` and ``crossaccount setup``.
+"""Command-line interface of Tocsin.
+
+Commands: ``serve``, ``demo``, ``backup``, ``account create`` and ``account
+list``, ``schedule check``, ``calendar``, ``outbox``, ``webhook``, ``user``,
+``sharing audit`` and ``crossaccount setup``.
 """
 
 from __future__ import annotations
@@ -19,9 +22,12 @@ from tocsin.cli_support import (
     check_port_free,
     configure_logging,
     database_option,
+    echo_table,
+    existing_database,
     home_option,
     load_settings_or_exit,
     open_runtime,
+    utc_text,
 )
 from tocsin.commands import calendar, outbox, schedule, sharing, users, webhooks
 from tocsin.config import Settings, settings_help
@@ -62,7 +68,7 @@ def serve(
     from tocsin.iam.models import Account
 
     settings = load_settings_or_exit(host=host, port=port, database_url=database_url, home=home)
-    configure_logging(settings)
+    configure_logging(settings, server=True)
     check_port_free(settings.host, settings.port)
     runtime = open_runtime(settings)
     with runtime.database.session() as session:
@@ -291,6 +297,44 @@ def account_create(
             },
             indent=2,
         )
+    )
+
+
+@account.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
+@database_option
+@home_option
+def account_list(as_json: bool, database_url: str | None, home: str | None) -> None:
+    """List the accounts: id, name, organization and creation time."""
+    from tocsin.iam.models import Account
+
+    with existing_database(database_url, home) as (session, _runtime):
+        accounts = session.scalars(select(Account).order_by(Account.created_at, Account.account_id))
+        rows = [
+            {
+                "AccountId": item.account_id,
+                "Name": item.name,
+                "Email": item.email,
+                "OrganizationId": item.organization_id,
+                "CreatedAt": utc_text(item.created_at),
+            }
+            for item in accounts
+        ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("No accounts.", err=True)
+        return
+    header = ("ACCOUNT", "NAME", "ORGANIZATION", "CREATED")
+    echo_table(
+        [
+            header,
+            *(
+                (row["AccountId"], row["Name"], row["OrganizationId"] or "-", row["CreatedAt"])
+                for row in rows
+            ),
+        ]
     )
 
 

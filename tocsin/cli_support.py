@@ -74,9 +74,17 @@ def check_port_free(host: str, port: int) -> None:
         ) from exc
 
 
-def configure_logging(settings: Settings) -> None:
-    """Send log records of the settings' level to standard error, one line each."""
-    logging.basicConfig(level=settings.log_level, format=LOG_FORMAT, stream=sys.stderr)
+def configure_logging(settings: Settings, *, server: bool = False) -> None:
+    """Send log records to standard error, one line each.
+
+    The server logs at the level of the settings. Other commands log only
+    warnings and errors unless TOCSIN_LOG_LEVEL sets a level, so that their
+    output is not buried under start-up messages.
+    """
+    level = settings.log_level
+    if not server and "log_level" not in settings.model_fields_set:
+        level = "WARNING"
+    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
     # Alembic reports each migration step at INFO; Tocsin logs one line for the migration.
     logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
 
