@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from tocsin.contacts.engagement_models import Engagement
 from tocsin.engine.clock import Clock
 from tocsin.incidents import records, timeline
 
@@ -19,10 +18,26 @@ ENGAGEMENT_STOPPED_EVENT = "Engagement Stopped"
 ENGAGEMENT_FAILED_EVENT = "Engagement Failed"
 
 
+class TimelineEngagement(Protocol):
+    """The columns of an engagement that ``add_timeline_event`` reads."""
+
+    @property
+    def arn(self) -> str: ...
+
+    @property
+    def account_id(self) -> str: ...
+
+    @property
+    def started_by(self) -> str: ...
+
+    @property
+    def incident_id(self) -> str | None: ...
+
+
 def add_timeline_event(
     session: Session,
     clock: Clock,
-    engagement: Engagement,
+    engagement: TimelineEngagement,
     event_type: str,
     data: Mapping[str, Any],
 ) -> None:

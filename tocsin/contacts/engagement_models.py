@@ -71,7 +71,8 @@ class Page(Base):
     resolution: Mapped[list[Any]]
     # The personal contact's Stages as they were when the page started.
     stages: Mapped[list[Any]]
-    # The accept code, encrypted with the server's secret key.
+    # pages.DERIVED_ACCEPT_CODE when the code is derived from page_id and the
+    # server's secret key. Older rows contain the code as a Fernet token of that key.
     accept_code: Mapped[str] = mapped_column(Text)
     start_time: Mapped[datetime]
     sent_time: Mapped[datetime | None]

@@ -111,7 +111,6 @@ def stage_job_key(engagement: Engagement, stage_index: int) -> str:
 def start_engagement(
     session: Session,
     clock: Clock,
-    box: SecretBox,
     contact: Contact,
     params: Mapping[str, Any],
     *,
@@ -156,7 +155,7 @@ def start_engagement(
     }
     add_timeline_event(session, clock, engagement, ENGAGEMENT_STARTED_EVENT, started)
 
-    starter = StageStarter(session, clock, box)
+    starter = StageStarter(session, clock)
     if contact.type != ESCALATION:
         starter.page_reached(engagement, resolve_direct(session, contact, now), None)
         starter.write()

@@ -131,7 +131,7 @@ def start_engagement(ctx: RequestContext, params: dict[str, Any]) -> dict[str, A
         ctx, ctx.session, params["ContactId"], "ssm-contacts:StartEngagement", owner_only=False
     )
     engagement = engagements.start_engagement(
-        ctx.session, ctx.clock, ctx.runtime.secrets, contact, params, started_by=ctx.account_id
+        ctx.session, ctx.clock, contact, params, started_by=ctx.account_id
     )
     return {"EngagementArn": engagement.arn}
 

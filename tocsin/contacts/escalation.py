@@ -87,9 +87,9 @@ def retry_minutes(attempt: int, configured: int, *, permanent: bool = False) -> 
 def register(jobs: JobRegistry, settings: Settings, box: SecretBox) -> None:
     """Register the handlers of escalation stages, page sends and incident engagements."""
 
-    jobs.register(STAGE_JOB, StageStartHandler(box))
+    jobs.register(STAGE_JOB, StageStartHandler())
     jobs.register_sending(PAGE_SEND_JOB, PageSender(settings, box))
-    incident_engagements.register(jobs, box)
+    incident_engagements.register(jobs)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,6 @@ from tocsin.contacts.models import Contact
 from tocsin.engine.clock import Clock
 from tocsin.engine.jobs import JobContext, JobRegistry
 from tocsin.iam.authorize import decide
-from tocsin.iam.crypto import SecretBox
 from tocsin.iam.policy import Decision, PolicyError
 from tocsin.iam.principal import Caller
 from tocsin.incidents import plans, records, timeline
@@ -147,7 +146,7 @@ def stop_incident_engagements(session: Session, clock: Clock, incident_arn: str)
     return stopped
 
 
-def register(jobs: JobRegistry, box: SecretBox) -> None:
+def register(jobs: JobRegistry) -> None:
     """Register the handlers that start and stop the engagements of incidents."""
 
     def stop_engagements_of_incident(job: JobContext) -> None:
@@ -193,7 +192,7 @@ def register(jobs: JobRegistry, box: SecretBox) -> None:
             return
         params = engagement_params(session, incident)
         engagement = start_engagement(
-            session, job.clock, box, contact, params, started_by=incident.account_id
+            session, job.clock, contact, params, started_by=incident.account_id
         )
         logger.info(
             "job %s engaged %s for incident %s as %s",

@@ -11,23 +11,37 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
-from sqlalchemy import and_, event, func, or_, select, text, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    and_,
+    any_,
+    bindparam,
+    event,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from tocsin.engine.clock import Clock, SystemClock
 from tocsin.engine.jobs import OPEN_STATUSES, Job, JobStatus
+from tocsin.store.bulk import insert_many
 
 logger = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "tocsin_jobs"
+JOBS = Job.metadata.tables[Job.__tablename__]
 
 # Hooks called after a SQLite transaction that enqueued a job commits, by database URL.
 _wake_hooks: dict[str, list[Callable[[], None]]] = {}
@@ -74,6 +88,20 @@ def request_wake(session: Session) -> None:
     # After a rollback the listener stays armed and fires on the next commit,
     # which costs one needless wake-up.
     event.listen(session, "after_commit", after_commit, once=True)
+
+
+def column_in(
+    session: Session, column: ColumnElement[Any], values: Collection[Any]
+) -> ColumnElement[bool]:
+    """Return the condition that ``column`` equals one of ``values``.
+
+    PostgreSQL gets ``= ANY`` of one array parameter, so the SQL text stays the
+    same for any number of values and the driver parses it once. SQLite gets
+    ``IN`` with one parameter per value.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)
 
 
 def enqueue(
@@ -137,7 +165,7 @@ class NewJob:
 
 
 def enqueue_many(session: Session, clock: Clock, jobs: Sequence[NewJob]) -> None:
-    """Insert ``jobs`` with one multi-row INSERT in the caller's transaction.
+    """Insert ``jobs`` with one statement (``insert_many``) in the caller's transaction.
 
     A job whose key already exists is skipped, as ``enqueue`` does. Nothing
     is loaded into the session, so this suits many jobs written at once.
@@ -164,12 +192,7 @@ def enqueue_many(session: Session, clock: Clock, jobs: Sequence[NewJob]) -> None
                 "updated_at": now,
             }
         )
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(Job.metadata.tables[Job.__tablename__]).on_conflict_do_nothing(
-        index_elements=["key"]
-    )
-    session.execute(statement, rows)
+    insert_many(session, JOBS, rows, skip_conflicts_on="key")
     request_wake(session)
 
 
@@ -229,43 +252,41 @@ def claim_due(
     once they are overdue.
     Each claim increments ``attempts`` and ``fencing_token``. PostgreSQL skips
     rows that other workers have locked; SQLite serialises claims through the
-    write lock that BEGIN IMMEDIATE takes.
+    write lock that BEGIN IMMEDIATE takes. One UPDATE selects, leases and
+    returns the jobs, so a claim is one round trip.
     """
     now = clock.now()
+    jobs = JOBS.c
     due = or_(
-        and_(Job.status == JobStatus.PENDING.value, Job.due_at <= now),
-        and_(Job.status == JobStatus.RUNNING.value, Job.lease_expires_at <= now),
+        and_(jobs.status == JobStatus.PENDING.value, jobs.due_at <= now),
+        and_(jobs.status == JobStatus.RUNNING.value, jobs.lease_expires_at <= now),
     )
-    query = select(Job.id).where(due).order_by(Job.due_at, Job.id).limit(limit)
+    chosen = select(jobs.id).where(due).order_by(jobs.due_at, jobs.id).limit(limit)
     if kinds is not None:
-        query = query.where(Job.kind.in_(kinds))
+        chosen = chosen.where(jobs.kind.in_(kinds))
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    ids = list(session.scalars(query))
-    if not ids:
-        return []
+        chosen = chosen.with_for_update(skip_locked=True)
     rows = session.execute(
-        update(Job)
-        .where(Job.id.in_(ids))
+        update(JOBS)
+        .where(jobs.id.in_(chosen))
         .values(
             status=JobStatus.RUNNING.value,
             lease_owner=owner,
             lease_expires_at=now + timedelta(seconds=lease_seconds),
-            fencing_token=Job.fencing_token + 1,
-            attempts=Job.attempts + 1,
+            fencing_token=jobs.fencing_token + 1,
+            attempts=jobs.attempts + 1,
             updated_at=now,
         )
         .returning(
-            Job.id,
-            Job.kind,
-            Job.payload,
-            Job.account_id,
-            Job.attempts,
-            Job.max_attempts,
-            Job.fencing_token,
-            Job.due_at,
+            jobs.id,
+            jobs.kind,
+            jobs.payload,
+            jobs.account_id,
+            jobs.attempts,
+            jobs.max_attempts,
+            jobs.fencing_token,
+            jobs.due_at,
         )
-        .execution_options(synchronize_session=False)
     ).all()
     claims = [
         ClaimedJob(
@@ -358,10 +379,11 @@ def lock_owned(session: Session, claims: Sequence[ClaimedJob]) -> list[ClaimedJo
     """
     if not claims:
         return []
+    jobs = JOBS.c
     query = (
-        select(Job.id, Job.status, Job.lease_owner, Job.fencing_token)
-        .where(Job.id.in_([claim.id for claim in claims]))
-        .order_by(Job.id)
+        select(jobs.id, jobs.status, jobs.lease_owner, jobs.fencing_token)
+        .where(column_in(session, jobs.id, [claim.id for claim in claims]))
+        .order_by(jobs.id)
         .with_for_update()
     )
     rows = {row.id: row for row in session.execute(query)}
@@ -390,15 +412,15 @@ def finish_all_if_owned(session: Session, claims: Sequence[ClaimedJob], **values
     owners = {claim.owner for claim in claims}
     if len(owners) != 1:
         raise ValueError(f"claims of one batch must share one owner, got {sorted(owners)}")
+    jobs = JOBS.c
     result = session.execute(
-        update(Job)
+        update(JOBS)
         .where(
-            Job.id.in_([claim.id for claim in claims]),
-            Job.status == JobStatus.RUNNING.value,
-            Job.lease_owner == claims[0].owner,
+            column_in(session, jobs.id, [claim.id for claim in claims]),
+            jobs.status == JobStatus.RUNNING.value,
+            jobs.lease_owner == claims[0].owner,
         )
         .values(lease_owner=None, lease_expires_at=None, **values)
-        .execution_options(synchronize_session=False)
     )
     if getattr(result, "rowcount", 0) != len(claims):
         raise StaleClaimError([claim.id for claim in claims])

@@ -30,6 +30,7 @@ import random
 import socket
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -253,9 +254,10 @@ class Engine:
                 limit=limit,
                 kinds=[kind],
             )
+        lag_histogram = metrics.JOB_LAG.labels(kind)
         for claim in claims:
             lag = (claim.claimed_at - claim.due_at).total_seconds()
-            metrics.JOB_LAG.labels(claim.kind).observe(max(0.0, lag))
+            lag_histogram.observe(max(0.0, lag))
         return claims
 
     def execute_batch(self, handler: BatchHandler, claims: Sequence[ClaimedJob]) -> int:
@@ -302,10 +304,10 @@ class Engine:
                 "jobs %s were taken over or cancelled after their claim, so the batch left them",
                 [claim.id for claim in stale],
             )
-        for claim in owned:
-            metrics.JOBS_FINISHED.labels(claim.kind, "done").inc()
-        for claim in stale:
-            metrics.JOBS_FINISHED.labels(claim.kind, "stale").inc()
+        finished = Counter((claim.kind, "done") for claim in owned)
+        finished.update((claim.kind, "stale") for claim in stale)
+        for (kind, outcome), count in finished.items():
+            metrics.JOBS_FINISHED.labels(kind, outcome).inc(count)
         return len(claims)
 
     def _run_batches(self, owner: str | None, limit: int | None = None) -> int:
