@@ -1,7 +1,9 @@
 """The cross-account set-up of the console's incident tests, built through the API.
 
 A management account owns a response plan that engages a responder and runs
-a runbook with an aws:approve step in the impacted account. The plan is
+a runbook with an aws:approve step in the impacted account. It also has a
+role that the application account's users switch to when they acknowledge
+the responder's pages. The plan is
 shared with an application account by ``tocsin crossaccount setup``, whose
 forwarding rule sends the application's alarm state changes to the
 management account's bus, where a rule starts incidents with the plan.
@@ -23,6 +25,9 @@ from tocsin.testing import Keys, RunningServer
 
 REGION = "us-east-1"
 PLAN_NAME = "service-outage"
+# The management account's role that the application account's users switch
+# to in the console to acknowledge the pages of the management account's contacts.
+RESPONDER_ROLE = "IncidentResponder"
 RUNBOOK_NAME = "Restart-Service"
 APPROVE_STEP = "ConfirmRestart"
 
@@ -169,6 +174,46 @@ def _plan(server: RunningServer, management: Keys, application: Keys, approver: 
     return plan_arn
 
 
+def _responder_role(server: RunningServer, management: Keys, application: Keys) -> None:
+    """Create the management account's role that application users may assume to acknowledge.
+
+    The role may read incidents and engagements and acknowledge pages
+    (ssm-contacts:AcceptPage), and nothing else.
+    """
+    iam = server.client("iam", management, region=REGION)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{application.account_id}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    iam.create_role(RoleName=RESPONDER_ROLE, AssumeRolePolicyDocument=json.dumps(trust))
+    permissions = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "ssm-incidents:Get*",
+                    "ssm-incidents:List*",
+                    "ssm-contacts:Describe*",
+                    "ssm-contacts:Get*",
+                    "ssm-contacts:List*",
+                    "ssm-contacts:AcceptPage",
+                ],
+                "Resource": "*",
+            }
+        ],
+    }
+    iam.put_role_policy(
+        RoleName=RESPONDER_ROLE, PolicyName="acknowledge", PolicyDocument=json.dumps(permissions)
+    )
+
+
 def _routing(server: RunningServer, management: Keys, application: Keys, plan_arn: str) -> str:
     events = server.client("events", management, region=REGION)
     events.put_rule(
@@ -200,6 +245,7 @@ def build(server: RunningServer, application: Keys, approver_arn: str) -> Scenar
     plan_arn = _plan(server, management, application, approver_arn)
     cross_account_setup(server.runtime)(management.account_id, [application.account_id])
     alarm_name = _routing(server, management, application, plan_arn)
+    _responder_role(server, management, application)
     return Scenario(management, application, plan_arn, alarm_name)
 
 

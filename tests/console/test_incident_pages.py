@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from tests.console.conftest import (
@@ -32,6 +31,7 @@ from tests.console.incident_scenario import (
     APPROVE_STEP,
     PLAN_NAME,
     REGION,
+    RESPONDER_ROLE,
     RUNBOOK_NAME,
     Scenario,
     build,
@@ -422,28 +422,26 @@ def test_stream_reports_hidden_incident(console_server: RunningServer, scenario:
     assert ALARM_TITLE not in data
 
 
-def test_management_account_acknowledges_plan_page(
-    console_page: Any, console_server: RunningServer, scenario: Scenario
+def test_switched_role_acknowledges_plan_page(
+    console_page: Any, console_server: RunningServer, operator: ConsoleUser, scenario: Scenario
 ) -> None:
-    iam = console_server.client("iam", scenario.management, region=REGION)
-    iam.create_login_profile(UserName="Administrator", Password=CONSOLE_PASSWORD)
-    administrator = ConsoleUser(
-        scenario.management.account_id,
-        "Administrator",
-        CONSOLE_PASSWORD,
-        scenario.management,
-        boto3.Session(
-            aws_access_key_id=scenario.management.access_key_id,
-            aws_secret_access_key=scenario.management.secret_access_key,
-            region_name=REGION,
-        ),
-        console_server,
-    )
     path = incident_path(console_server, scenario)
     page = console_page
-    sign_in(page, console_server, administrator, next_path=path)
-    page.get_by_role("link", name="Engagements").click()
+    sign_in(page, console_server, operator)
 
+    # Only the contact's owner may acknowledge, so the application user switches
+    # to the management account's role, as AWS users do in the AWS console.
+    page.get_by_role("link", name="Switch role").click()
+    page.get_by_label("Account ID (12 digits)").fill(scenario.management.account_id)
+    page.get_by_label("Role name").fill(RESPONDER_ROLE)
+    page.get_by_label("Display name (optional)").fill("Management responder")
+    page.get_by_role("button", name="Switch role").click()
+    identity = page.locator(".identity")
+    expect(identity.locator(".account-id")).to_have_text(scenario.management.account_id)
+    expect(identity.locator(".principal")).to_have_text("Management responder")
+
+    page.goto(f"{console_server.url}{path}")
+    page.get_by_role("link", name="Engagements").click()
     plan_pages = page.locator(".engagement", has_text="responder")
     acknowledge = plan_pages.get_by_role("button", name="Acknowledge")
     expect(acknowledge).to_have_count(1)
@@ -455,6 +453,20 @@ def test_management_account_acknowledges_plan_page(
     page_arn = plan_pages.locator("li[data-page]").get_attribute("data-page")
     described = contacts.describe_page(PageId=page_arn)
     assert "ReadTime" in described
+    # The receipt's note names the role session that acknowledged the page.
+    receipts = contacts.list_page_receipts(PageId=page_arn)["Receipts"]
+    read_notes = [item.get("ReceiptInfo", "") for item in receipts if item["ReceiptType"] == "READ"]
+    role_session = f"arn:aws:sts::{scenario.management.account_id}:assumed-role/{RESPONDER_ROLE}/"
+    assert len(read_notes) == 1
+    assert role_session in read_notes[0]
+
+    page.get_by_role("button", name=f"Back to {operator.user_name}").click()
+    expect(identity.locator(".account-id")).to_have_text(operator.account_id)
+    expect(identity.locator(".principal")).to_have_text(operator.user_name)
+    page.goto(f"{console_server.url}{path}")
+    page.get_by_role("link", name="Engagements").click()
+    expect(plan_pages.locator(".badge.acknowledged")).to_have_count(1)
+    expect(plan_pages.get_by_role("button", name="Acknowledge")).to_have_count(0)
 
 
 def test_read_only_user_gets_access_errors(

@@ -1,4 +1,4 @@
-"""The web console under /console/: sign-in, sessions and the incident pages.
+"""The web console under /console/: sign-in, sessions and the pages.
 
 ``console_routes()`` returns every console route. The routes find the
 runtime and the dispatcher at ``request.app.state``, which ``create_app``
@@ -18,10 +18,22 @@ def console_routes() -> list[BaseRoute]:
 
     Every route's responses carry the console's security headers.
     """
-    from tocsin.web.console import auth, incidents
+    from tocsin.web.console import (
+        auth,
+        contact_pages,
+        incidents,
+        outbox_page,
+        plan_pages,
+        schedule_pages,
+        sharing_pages,
+    )
 
     routes = auth.routes()
     routes.extend(incidents.routes())
+    routes.extend(schedule_pages.routes())
+    routes.extend(sharing_pages.routes())
+    routes.extend(outbox_page.routes())
+    routes.extend(plan_pages.routes() + contact_pages.routes())
     routes.extend(auth.fallback_routes())
     for route in routes:
         if isinstance(route, Route | Mount):
