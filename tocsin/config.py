@@ -237,6 +237,16 @@ class Settings(BaseSettings):
             "a script that needs more fails its step."
         ),
     )
+    automation_script_accounts: str = Field(
+        default="*",
+        pattern=r"^(\*|(\d{12}(,\d{12})*)?)$",
+        description=(
+            "Accounts whose runbooks may run aws:executeScript steps: * for every account, "
+            "comma-separated account ids, or empty for none. Scripts run as the server's "
+            "operating-system user and can read its data directory, so list only accounts "
+            "whose runbook authors you trust with the server."
+        ),
+    )
     automation_aws_endpoint_url: str | None = Field(
         default=None,
         pattern=r"^(https?://[^/\s]+\S*)?$",

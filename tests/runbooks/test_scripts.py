@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import fresh_database_url
+from tests.runbooks.conftest import OTHER, OWNER
+from tests.runbooks.execution_support import create_document, execution, settle
 from tocsin.runbooks.scripts import run_script
+from tocsin.testing import RunningServer
 
 PROBE = """
 import os
@@ -30,3 +34,43 @@ def test_script_sees_no_server_settings(monkeypatch: pytest.MonkeyPatch) -> None
     assert outcome.result["files"] == []
     assert Path(outcome.result["folder"]) != Path(os.getcwd())
     assert not Path(outcome.result["folder"]).exists()
+
+
+SCRIPT_DOCUMENT = """\
+schemaVersion: '0.3'
+mainSteps:
+  - name: Probe
+    action: aws:executeScript
+    inputs:
+      Runtime: python3.11
+      Handler: probe
+      Script: |
+        def probe(events, context):
+            return {"ran": True}
+    outputs:
+      - Name: Ran
+        Selector: $.Payload.ran
+        Type: Boolean
+"""
+
+
+def test_scripts_limited_to_listed_accounts(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    url = fresh_database_url("sqlite", tmp_path, request)
+    with RunningServer(
+        tmp_path / "home", database_url=url, automation_script_accounts=OWNER
+    ) as server:
+        outcomes = {}
+        for account_id in (OWNER, OTHER):
+            ssm = server.client("ssm", server.create_account(account_id=account_id))
+            create_document(ssm, "Probe", SCRIPT_DOCUMENT)
+            started = ssm.start_automation_execution(DocumentName="Probe")
+            settle(server)
+            outcomes[account_id] = execution(ssm, started["AutomationExecutionId"])
+    allowed, refused = outcomes[OWNER], outcomes[OTHER]
+    assert allowed["AutomationExecutionStatus"] == "Success"
+    assert [step["StepStatus"] for step in allowed["StepExecutions"]] == ["Success"]
+    assert refused["AutomationExecutionStatus"] == "Failed"
+    (step,) = refused["StepExecutions"]
+    assert step["StepStatus"] == "Failed"
+    assert f"disabled for account {OTHER}" in step["FailureMessage"]
+    assert "TOCSIN_AUTOMATION_SCRIPT_ACCOUNTS" in step["FailureMessage"]

@@ -124,6 +124,14 @@ class CallStep:
                 interrupted = (
                     f"The worker stopped during step {row.step_name} ({row.action}) twice."
                 )
+        if (
+            interrupted is None
+            and row.action == "aws:executeScript"
+            and not scripts.scripts_allowed(
+                self.settings.automation_script_accounts, run.run_account_id
+            )
+        ):
+            interrupted = scripts.scripts_disabled_message(run.run_account_id)
         limit = self.settings.automation_script_timeout_max_seconds
         timeout = min(
             step.timeout_seconds or self.settings.automation_script_timeout_seconds, limit

@@ -63,6 +63,21 @@ class ScriptOutcome:
     timed_out: bool = False
 
 
+def scripts_allowed(accounts_setting: str, account_id: str) -> bool:
+    """Return whether the automation_script_accounts setting lets ``account_id`` run scripts."""
+    if accounts_setting == "*":
+        return True
+    return account_id in accounts_setting.split(",")
+
+
+def scripts_disabled_message(account_id: str) -> str:
+    return (
+        f"aws:executeScript is disabled for account {account_id}: scripts run as the server's "
+        "operating-system user, and the operator allows them only for the accounts in "
+        "TOCSIN_AUTOMATION_SCRIPT_ACCOUNTS."
+    )
+
+
 def run_script(
     script: str,
     handler: str,
@@ -124,9 +139,8 @@ def _child_environment() -> dict[str, str]:
 
     NOTE: the script still runs as the server's operating-system user and can
     read what that user can read, such as the data directory. Operators who
-    do not trust every account's runbook authors run the server as a user
-    whose files hold nothing secret, or keep aws:executeScript out of shared
-    runbooks.
+    do not trust every account's runbook authors limit scripts to trusted
+    accounts with the automation_script_accounts setting.
     """
     return {
         name: os.environ[name] for name in ("PATH", "LANG", "LC_ALL", "TZ") if name in os.environ
