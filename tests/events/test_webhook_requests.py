@@ -125,6 +125,9 @@ def test_oversized_body_is_413(server: RunningServer, owner: str) -> None:
         ("alertmanager", b'{"alerts": [{"status": "up"}]}', "alerts[0].status must be"),
         ("grafana", b'{"ruleName": "x"}', "state must be a non-empty string"),
         ("generic", b'{"a": Infinity}', "The body contains Infinity"),
+        ("generic", b'{"a": "\\ud800"}', "unpaired UTF-16 surrogate"),
+        ("alertmanager", b'{"a": "x\\udc00y"}', "unpaired UTF-16 surrogate"),
+        ("generic", b'{"a": ' + b"9" * 5000 + b"}", "number with too many digits"),
     ],
 )
 def test_malformed_body_is_400(

@@ -314,13 +314,35 @@ def parse_body(body: bytes) -> Any:
     if not text.strip():
         raise WebhookPayloadError("The body is empty; send a JSON object.")
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        document = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise WebhookPayloadError(
             f"The body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."
         ) from exc
     except RecursionError as exc:
         raise WebhookPayloadError("The body's JSON is nested too deeply.") from exc
+    except WebhookPayloadError:
+        raise
+    except ValueError as exc:
+        # Python refuses integers of more than 4,300 digits when it parses them.
+        raise WebhookPayloadError(
+            "The body contains a number with too many digits; send at most 4300 digits."
+        ) from exc
+    if "\\u" in text and _has_lone_surrogate(document):
+        raise WebhookPayloadError(
+            "The body contains a \\u escape of an unpaired UTF-16 surrogate, which is not "
+            "a character; send valid Unicode text."
+        )
+    return document
+
+
+def _has_lone_surrogate(document: Any) -> bool:
+    """Return whether a string of ``document`` holds a surrogate that a \\u escape left unpaired."""
+    try:
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _reject_constant(name: str) -> Any:
