@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from tocsin.protocol.errors import ServiceError
 from tocsin.protocol.services import SERVICE_INFO, load_spec
 from tocsin.protocol.validation import (
+    MAX_DESCRIBED,
     QUOTE_LIMIT,
     compile_java_pattern,
     find_violations,
@@ -377,6 +378,30 @@ def test_single_error_message() -> None:
         "1 validation error detected: Value 'xxxxxxxxxxx' at 'title' failed to satisfy "
         "constraint: Member must have length less than or equal to 10"
     )
+
+
+def test_many_errors_describe_the_first_few() -> None:
+    spec = load_spec("ssm-contacts")
+    operation = spec.model.operation_model("CreateRotation")
+    error_shape = spec.model.shape_for(spec.info.validation_error)
+    params = {
+        "Name": "rotation",
+        "ContactIds": ["not an ARN"] * 3000,
+        "TimeZoneId": "UTC",
+        "Recurrence": {"NumberOfOnCalls": 1, "RecurrenceMultiplier": 1},
+    }
+    with pytest.raises(ServiceError) as caught:
+        validate(
+            operation.input_shape,
+            params,
+            error_code=spec.info.validation_error,
+            error_shape=error_shape,
+        )
+    message = caught.value.message
+    assert message.startswith("3001 validation errors detected: ")
+    assert message.endswith(f"; and {3001 - MAX_DESCRIBED} more")
+    assert message.count("failed to satisfy constraint") == MAX_DESCRIBED
+    assert len(caught.value.fields["Fields"]) == MAX_DESCRIBED
 
 
 def test_valid_input_raises_nothing() -> None:

@@ -104,6 +104,11 @@ def validate(
         )
 
 
+# Violations described in one error. A request with a list of thousands of bad
+# items would otherwise get an error response many times its own size.
+MAX_DESCRIBED = 25
+
+
 def find_violations(shape: Shape, params: Any) -> list[Violation]:
     """Return the constraints that ``params`` breaks, in model member order."""
     rules = _rules_for(shape)
@@ -116,9 +121,12 @@ def find_violations(shape: Shape, params: Any) -> list[Violation]:
 
 
 def format_violations(violations: list[Violation]) -> str:
+    """Return AWS's message for ``violations``, describing at most ``MAX_DESCRIBED`` of them."""
     count = len(violations)
     noun = "error" if count == 1 else "errors"
-    details = "; ".join(v.describe() for v in violations)
+    details = "; ".join(v.describe() for v in violations[:MAX_DESCRIBED])
+    if count > MAX_DESCRIBED:
+        details += f"; and {count - MAX_DESCRIBED} more"
     return f"{count} validation {noun} detected: {details}"
 
 
@@ -128,7 +136,9 @@ def _error_fields(violations: list[Violation], error_shape: Shape | None) -> dic
     if "Reason" in members and "FIELD_VALIDATION_FAILED" in (members["Reason"].enum or []):
         fields["Reason"] = "FIELD_VALIDATION_FAILED"
     if "Fields" in members:
-        fields["Fields"] = [{"Name": v.path, "Message": v.describe()} for v in violations]
+        fields["Fields"] = [
+            {"Name": v.path, "Message": v.describe()} for v in violations[:MAX_DESCRIBED]
+        ]
     return fields
 
 
