@@ -89,3 +89,23 @@ def test_bad_tokens_not_found(server: RunningServer, contacts: Any, method: str)
         assert "not valid" in body
     page = pages_of(contacts, engagement)[0]["PageArn"]
     assert receipt_types(contacts, page) == ["SENT"]
+
+
+def test_link_page_cannot_be_framed_or_changed(server: RunningServer, contacts: Any) -> None:
+    contact, channel = paged_person(server, contacts, "person")
+    engagement = engage(contacts, contact)
+    settle(server)
+    path = ack_path_in(page_messages(server, channel)[0].body)
+    request = urllib.request.Request(server.url + path)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        headers = response.headers
+    assert headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+
+    for method in ("PUT", "DELETE", "PATCH"):
+        status, content_type, body = fetch(server, path, method)
+        assert status == 405, method
+        assert content_type.startswith("text/plain")
+        assert f"Method {method} is not allowed" in body
+    page = pages_of(contacts, engagement)[0]["PageArn"]
+    assert receipt_types(contacts, page) == ["SENT"]

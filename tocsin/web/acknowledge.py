@@ -24,12 +24,14 @@ from tocsin.contacts import engagements
 from tocsin.contacts.engagement_models import Engagement
 from tocsin.contacts.models import ContactChannel
 from tocsin.contacts.pages import accept_code, find_page_by_id, read_ack_token
+from tocsin.web.console.headers import SecurityHeaders
 
 if TYPE_CHECKING:
     from tocsin.app import Runtime
 
 logger = logging.getLogger(__name__)
 
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 NOT_FOUND_TEXT = "This acknowledgement link is not valid, or its page no longer exists.\n"
 LINK_NOTE = "Acknowledged with the link in the page."
 
@@ -107,6 +109,13 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
     """Return the route of acknowledgement links."""
 
     async def acknowledgement(request: Request) -> Response:
+        if request.method not in ("GET", "HEAD", "POST"):
+            return PlainTextResponse(
+                f"Method {request.method} is not allowed; open the link with GET, and "
+                "acknowledge with the page's POST form.",
+                status_code=405,
+                headers={"Allow": "GET, HEAD, POST"},
+            )
         token = request.path_params["token"]
         acknowledge = request.method == "POST"
         view = await run_in_threadpool(_view, runtime, token, acknowledge=acknowledge)
@@ -115,4 +124,9 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
             return PlainTextResponse(NOT_FOUND_TEXT, status_code=404)
         return _render(view)
 
-    return [Route("/ack/{token}", acknowledgement, methods=["GET", "POST"])]
+    # Every method is routed here, so that other methods get 405 rather than
+    # falling through to the AWS endpoint. The console's headers keep the
+    # page out of frames, so its button cannot be clicked through a decoy.
+    route = Route("/ack/{token}", acknowledgement, methods=ALL_METHODS)
+    route.app = SecurityHeaders(route.app)
+    return [route]
