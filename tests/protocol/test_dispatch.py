@@ -121,6 +121,12 @@ def test_invalid_page_token_gets_service_code(server: RunningServer) -> None:
     with pytest.raises(ClientError) as excinfo:
         client.list_contacts(NextToken="forged")
     assert excinfo.value.response["Error"]["Code"] == "ValidationException"
+    assert excinfo.value.response["Error"]["Message"].startswith(
+        "Value 'forged' at 'NextToken' was rejected. The pagination token is invalid"
+    )
+    with pytest.raises(ClientError) as excinfo:
+        client.list_contacts(NextToken="x" * 200)
+    assert f"Value '{'x' * 24}...' at 'NextToken'" in excinfo.value.response["Error"]["Message"]
 
 
 def test_validation_error_carries_fields(server: RunningServer) -> None:

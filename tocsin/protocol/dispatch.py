@@ -59,6 +59,23 @@ MAX_CONFLICT_RETRIES = 3
 CONFLICT_BACKOFF_SECONDS = 0.05
 
 
+# Input members that carry pagination tokens, as the services' models name them.
+PAGE_TOKEN_MEMBERS = ("nextToken", "NextToken", "Marker", "NextMarker", "PaginationToken")
+SHOWN_TOKEN_CHARACTERS = 24
+
+
+def _page_token_message(params: Mapping[str, Any], reason: str) -> str:
+    """Return the error message of a rejected pagination token, naming its member and value."""
+    member = next((name for name in PAGE_TOKEN_MEMBERS if params.get(name)), None)
+    if member is None:
+        return reason
+    value = str(params[member])
+    shown = (
+        value if len(value) <= SHOWN_TOKEN_CHARACTERS else value[:SHOWN_TOKEN_CHARACTERS] + "..."
+    )
+    return f"Value '{shown}' at '{member}' was rejected. {reason}"
+
+
 def is_transaction_conflict(exc: DBAPIError) -> bool:
     """Return whether the database aborted the transaction only because another conflicted."""
     return getattr(exc.orig, "sqlstate", None) in CONFLICT_SQLSTATES
@@ -360,7 +377,9 @@ class Dispatcher:
         try:
             output = handler(ctx, params) or {}
         except InvalidPageToken as exc:
-            raise ServiceError(str(exc), code=ctx.spec.info.invalid_token_error) from exc
+            raise ServiceError(
+                _page_token_message(params, str(exc)), code=ctx.spec.info.invalid_token_error
+            ) from exc
         if token_request is not None:
             idempotency.store(
                 ctx.session, token_request, output, now=ctx.clock.now(), replace_expired=expired
