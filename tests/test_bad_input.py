@@ -219,12 +219,13 @@ def test_json_malformed_bodies(stand_ins: RunningServer, keys: Keys) -> None:
         (b"42", "must be a JSON object"),
         (b"\xff\xfe{}", "not valid UTF-8"),
         (b'{"Alias": "\xc3"}', "not valid UTF-8"),
-        (b"[" * 100_000, "not valid JSON"),
-        (b'{"Alias": ' + b"9" * 5000 + b"}", "not valid JSON"),
+        (b"[" * 100_000, "nested too deeply"),
+        (b'{"Alias": ' + b"9" * 5000 + b"}", "a number with too many digits"),
     ]
     for body, fragment in cases:
         response = send(stand_ins, keys, "ssm-contacts", body, headers)
-        assert_error(response, 400, "SerializationException", fragment)
+        error = assert_error(response, 400, "SerializationException", fragment)
+        assert "sys." not in error.message
 
 
 def test_json_wrong_content_type(stand_ins: RunningServer, keys: Keys) -> None:

@@ -79,7 +79,7 @@ def test_schedule_check_full_coverage(server: RunningServer, contacts: Any) -> N
     assert alias.returncode == 0, alias.stderr
     wrong_type = check(server, a)
     assert wrong_type.returncode == 2
-    assert "PERSONAL contact" in wrong_type.stderr
+    assert "has type PERSONAL" in wrong_type.stderr
     missing = check(server, "nobody")
     assert missing.returncode == 2
     assert "No contact 'nobody'" in missing.stderr

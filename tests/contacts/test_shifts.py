@@ -681,3 +681,17 @@ def test_properties_of_random_rotations(
     middle = window_start + (window_end - window_start) / 2
     later = shifts_between(built, middle, window_end)
     assert later == [s for s in shifts if s.end > middle]
+
+
+def test_override_ending_before_start_names_times_in_iso_8601() -> None:
+    with pytest.raises(InvalidRotationError) as caught:
+        Override.from_wire(
+            {
+                "NewContactIds": [C],
+                "StartTime": utc("2024-01-02T12:00"),
+                "EndTime": utc("2024-01-01T12:00"),
+            }
+        )
+    message = str(caught.value)
+    assert message.startswith("EndTime is invalid: 2024-01-01T12:00:00+00:00: ")
+    assert "datetime.datetime" not in message

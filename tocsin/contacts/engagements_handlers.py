@@ -219,7 +219,7 @@ def list_pages_by_contact(ctx: RequestContext, params: dict[str, Any]) -> dict[s
     )
     if contact.type != PERSONAL:
         raise invalid(
-            f"ContactId {contact.arn} is a {contact.type} contact; pages go to PERSONAL "
+            f"ContactId {contact.arn} has type {contact.type}; pages go to PERSONAL "
             "contacts, so list the pages of its engagements with ListPagesByEngagement.",
             "ContactId",
         )

@@ -57,7 +57,7 @@ def normalized_plan(
     if rotation_ids:
         raise invalid(
             f"Plan.RotationIds is only valid for an ONCALL_SCHEDULE contact, and {contact.arn} "
-            f"is a {contact.type} contact; use Plan.Stages instead.",
+            f"has type {contact.type}; use Plan.Stages instead.",
             "Plan.RotationIds",
         )
     for stage_index, stage in enumerate(stages):

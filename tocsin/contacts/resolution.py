@@ -175,5 +175,5 @@ def resolve_stage(
 def resolve_direct(session: Session, contact: Contact, at: datetime) -> Resolution:
     """Resolve a personal contact or an on-call schedule that was engaged directly."""
     if contact.type not in (PERSONAL, ONCALL_SCHEDULE):
-        raise ValueError(f"{contact.arn} is a {contact.type} contact, not a direct target")
+        raise ValueError(f"{contact.arn} has type {contact.type}, not a direct target")
     return resolve(session, contact.arn, at, path=[], essential=True)

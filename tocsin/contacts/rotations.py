@@ -95,7 +95,7 @@ def checked_contacts(ctx: RequestContext, contact_ids: list[str], member: str) -
             raise invalid(f"{where} names the contact {contact_id}, which does not exist.", where)
         if contact.type != PERSONAL:
             raise invalid(
-                f"{where} {contact_id} is a {contact.type} contact; rotations contain PERSONAL "
+                f"{where} {contact_id} has type {contact.type}; rotations contain PERSONAL "
                 "contacts only.",
                 where,
             )

@@ -72,7 +72,7 @@ def find_schedule(session: Session, contact: str, account_id: str | None) -> Con
         raise ScheduleError(f"No contact {contact!r} exists in the database.")
     if found.type != ONCALL_SCHEDULE:
         raise ScheduleError(
-            f"{found.arn} is a {found.type} contact; only an ONCALL_SCHEDULE contact has rotations."
+            f"{found.arn} has type {found.type}; only an ONCALL_SCHEDULE contact has rotations."
         )
     return found
 

@@ -40,11 +40,18 @@ ShiftType = Literal["REGULAR", "OVERRIDDEN"]
 Interval = tuple[datetime, datetime]
 
 
+def _show(value: object) -> str:
+    """Return ``value`` as a caller wrote it: times in ISO 8601 rather than Python's form."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return repr(value)
+
+
 class InvalidRotationError(ValueError):
     """Invalid rotation, recurrence or override input, naming the wire member."""
 
     def __init__(self, member: str, value: object, reason: str) -> None:
-        super().__init__(f"{member} is invalid: {value!r}: {reason}")
+        super().__init__(f"{member} is invalid: {_show(value)}: {reason}")
         self.member = member
         self.value = value
 

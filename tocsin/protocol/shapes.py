@@ -208,8 +208,15 @@ def load_json_object(body: bytes) -> dict[str, Any]:
         ) from None
     try:
         document = json.loads(text)
-    except (ValueError, RecursionError) as exc:
+    except json.JSONDecodeError as exc:
         raise SerializationException(f"The request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise SerializationException("The request body's JSON is nested too deeply.") from None
+    except ValueError:
+        # Python refuses integers of more than 4,300 digits when it parses them.
+        raise SerializationException(
+            "The request body contains a number with too many digits; send at most 4300."
+        ) from None
     if not isinstance(document, dict):
         raise SerializationException(
             f"The request body must be a JSON object, not {json_type_name(document)}."
