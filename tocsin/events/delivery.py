@@ -1,4 +1,4 @@
-"""Event delivery jobs: match a batch of events against a bus's rules, then deliver per target.
+"""Event delivery jobs: match batches of events against a bus's rules, then deliver per target.
 
 ``events.match`` runs once per batch that ``tocsin.events.ingest`` wrote. It
 matches every event against the enabled rules of its bus and enqueues one
@@ -10,35 +10,48 @@ SNS topic, or puts the events on another bus. A failure the engine can retry
 never succeed (a deleted plan, revoked sharing, a missing topic or a bus
 policy that does not allow the sender) is given up: the events are counted
 in ``tocsin_event_deliveries_total`` with outcome ``given_up`` and logged.
+
+Both kinds are batch handlers (``tocsin.engine.worker.BatchHandler``), so a
+worker claims and runs up to ``MATCH_BATCH_SIZE`` or ``TARGET_BATCH_SIZE``
+due jobs in one transaction. A match batch reads each bus's rules once and
+writes one target job per (rule, target) for the events of several match
+jobs, up to ``MAX_TARGET_EVENTS`` events. A target batch resolves each
+response plan once and starts the incidents of one rule's target together.
+The result is the same as when each job runs alone.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from prometheus_client import Counter
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from tocsin.engine.jobs import JobContext, JobRegistry
-from tocsin.engine.queue import enqueue
-from tocsin.events import alert_groups, buses, inputs, permissions, rules, targets
+from tocsin.engine.queue import NewJob, enqueue_many
+from tocsin.events import buses, inputs, permissions, plan_delivery, rules, targets
 from tocsin.events.buses import BusRef
-from tocsin.events.ingest import MATCH_JOB, enqueue_batch
+from tocsin.events.ingest import MATCH_JOB, MAX_BATCH, enqueue_batch
 from tocsin.events.models import EventRule, EventTarget
 from tocsin.events.patterns import InvalidEventPattern, Pattern, compile_pattern
-from tocsin.incidents import triggers
 from tocsin.notify.publishing import publish
 from tocsin.protocol.errors import ServiceError
 
 logger = logging.getLogger(__name__)
 
 TARGET_JOB = "events.target"
-EVENTS_SOURCE = "aws.events"
+# Due jobs of each kind that a worker claims and runs in one transaction.
+MATCH_BATCH_SIZE = 20
+TARGET_BATCH_SIZE = 20
+# Events that one target job takes from several match jobs of a batch: as
+# many as ingest puts in one match job.
+MAX_TARGET_EVENTS = MAX_BATCH
 # An event that arrived from another bus is not sent on to a further bus,
 # which also stops two buses that target each other from looping.
 MAX_BUS_HOPS = 1
@@ -69,23 +82,18 @@ def _target_key(job_id: int, rule_arn: str, target_id: str) -> str:
     return f"events-target:{job_id}:{digest}"
 
 
-def match_events(context: JobContext) -> None:
-    """Match a batch of events against the bus's enabled rules and enqueue target jobs."""
-    payload = context.payload
-    session = context.session
-    bus = BusRef(payload["account"], payload["region"], payload["bus"])
-    events: list[dict[str, Any]] = payload["events"]
-    hops = int(payload.get("hops", 0))
-    if not buses.exists(session, bus):
-        DROPPED.inc(len(events))
-        logger.warning(
-            "dropped %d event(s) of job %s: event bus %s does not exist",
-            len(events),
-            context.job_id,
-            bus.arn,
-        )
-        return
+@dataclass
+class _BusRules:
+    """The enabled rules of a bus, by name, and the targets of each rule, by rule ARN."""
 
+    rules: list[EventRule]
+    targets: dict[str, list[EventTarget]]
+
+
+def _bus_rules(session: Session, bus: BusRef) -> _BusRules | None:
+    """Read the enabled rules of ``bus`` and their targets; return None when the bus is missing."""
+    if not buses.exists(session, bus):
+        return None
     enabled = list(
         session.scalars(
             select(EventRule)
@@ -98,43 +106,131 @@ def match_events(context: JobContext) -> None:
             .order_by(EventRule.name)
         )
     )
-    if not enabled:
-        logger.debug("no enabled rule on %s for %d event(s)", bus.arn, len(events))
-        return
     rule_targets: dict[str, list[EventTarget]] = {}
-    for target in session.scalars(
-        select(EventTarget)
-        .where(EventTarget.rule_arn.in_([rule.arn for rule in enabled]))
-        .order_by(EventTarget.rule_arn, EventTarget.target_id)
-    ):
-        rule_targets.setdefault(target.rule_arn, []).append(target)
-
-    queued = 0
-    for rule in enabled:
-        pattern = _compiled(rule.event_pattern)
-        if pattern is None:
-            continue
-        matched = [event for event in events if pattern.matches(event)]
-        if not matched:
-            continue
-        for target in rule_targets.get(rule.arn, []):
-            queued += _enqueue_target(context, rule, target, matched, hops)
-    logger.info(
-        "matched %d event(s) on %s against %d rule(s): %d target job(s)",
-        len(events),
-        bus.arn,
-        len(enabled),
-        queued,
-    )
+    if enabled:
+        for target in session.scalars(
+            select(EventTarget)
+            .where(EventTarget.rule_arn.in_([rule.arn for rule in enabled]))
+            .order_by(EventTarget.rule_arn, EventTarget.target_id)
+        ):
+            rule_targets.setdefault(target.rule_arn, []).append(target)
+    return _BusRules(enabled, rule_targets)
 
 
-def _enqueue_target(
-    context: JobContext,
-    rule: EventRule,
-    target: EventTarget,
-    matched: list[dict[str, Any]],
-    hops: int,
-) -> int:
+class _TargetJobs:
+    """The target jobs that one match batch writes, merged per (rule, target, hops).
+
+    The events that several match jobs route to one target share a job until
+    it contains ``MAX_TARGET_EVENTS`` events. The events of one match job are
+    never split, so a job's key can name the match job that opened it.
+    ``event_batches`` in the payload keeps the match jobs' shares apart for
+    the deliveries that must treat them as separate jobs (see ``plan_delivery``).
+    """
+
+    def __init__(self) -> None:
+        self.jobs: list[NewJob] = []
+        self._open: dict[tuple[str, str, int], NewJob] = {}
+
+    def add(
+        self,
+        context: JobContext,
+        rule: EventRule,
+        target: EventTarget,
+        kind: str,
+        matched: list[dict[str, Any]],
+        hops: int,
+    ) -> None:
+        slot = (rule.arn, target.target_id, hops)
+        job = self._open.get(slot)
+        if job is not None and len(job.payload["events"]) + len(matched) <= MAX_TARGET_EVENTS:
+            job.payload["events"].extend(matched)
+            job.payload["event_batches"].append(len(matched))
+            return
+        payload = {
+            "rule_arn": rule.arn,
+            "rule_account": rule.account_id,
+            "region": rule.region,
+            "role_arn": rule.role_arn,
+            "kind": kind,
+            "hops": hops,
+            "target": targets.snapshot(target),
+            "events": list(matched),
+            # How many of the events each match job gave, in order.
+            "event_batches": [len(matched)],
+        }
+        job = NewJob(
+            TARGET_JOB,
+            payload,
+            due_at=context.clock.now(),
+            key=_target_key(context.job_id, rule.arn, target.target_id),
+            account_id=rule.account_id,
+        )
+        self._open[slot] = job
+        self.jobs.append(job)
+
+
+@dataclass(frozen=True)
+class MatchHandler:
+    """The match job: match events against their bus's enabled rules and enqueue target jobs."""
+
+    batch_size: int = MATCH_BATCH_SIZE
+
+    def __call__(self, context: JobContext) -> None:
+        self.run_batch([context])
+
+    def run_batch(self, contexts: Sequence[JobContext]) -> None:
+        if not contexts:
+            return
+        session, clock = contexts[0].session, contexts[0].clock
+        rules_by_bus: dict[str, _BusRules | None] = {}
+        target_jobs = _TargetJobs()
+        matched_events = 0
+        for context in contexts:
+            payload = context.payload
+            bus = BusRef(payload["account"], payload["region"], payload["bus"])
+            if bus.arn not in rules_by_bus:
+                rules_by_bus[bus.arn] = _bus_rules(session, bus)
+            bus_rules = rules_by_bus[bus.arn]
+            events: list[dict[str, Any]] = payload["events"]
+            matched_events += len(events)
+            if bus_rules is None:
+                DROPPED.inc(len(events))
+                logger.warning(
+                    "dropped %d event(s) of job %s: event bus %s does not exist",
+                    len(events),
+                    context.job_id,
+                    bus.arn,
+                )
+                continue
+            if not bus_rules.rules:
+                logger.debug("no enabled rule on %s for %d event(s)", bus.arn, len(events))
+                continue
+            hops = int(payload.get("hops", 0))
+            for rule in bus_rules.rules:
+                pattern = _compiled(rule.event_pattern)
+                if pattern is None:
+                    continue
+                matched = [event for event in events if pattern.matches(event)]
+                if not matched:
+                    continue
+                for target in bus_rules.targets.get(rule.arn, []):
+                    kind = _deliverable_kind(rule, target, matched, hops)
+                    if kind is not None:
+                        target_jobs.add(context, rule, target, kind, matched, hops)
+        enqueue_many(session, clock, target_jobs.jobs)
+        logger.info(
+            "matched %d event(s) of %d match job(s) on %d bus(es): %d target job(s)",
+            matched_events,
+            len(contexts),
+            len(rules_by_bus),
+            len(target_jobs.jobs),
+        )
+
+
+def _deliverable_kind(
+    rule: EventRule, target: EventTarget, matched: list[dict[str, Any]], hops: int
+) -> str | None:
+    """Return the kind of ``target``, or None when the matched events are not sent to it."""
     try:
         kind = targets.kind_of(target.arn, rule)
     except ServiceError as exc:
@@ -142,7 +238,7 @@ def _enqueue_target(
             "target %s of rule %s is not deliverable: %s", target.target_id, rule.arn, exc
         )
         DELIVERIES.labels("unknown", "given_up").inc(len(matched))
-        return 0
+        return None
     if kind == targets.EVENT_BUS and hops >= MAX_BUS_HOPS:
         logger.info(
             "did not forward %d event(s) from rule %s to bus %s: they already crossed %d bus(es)",
@@ -151,32 +247,40 @@ def _enqueue_target(
             target.arn,
             hops,
         )
-        return 0
-    payload = {
-        "rule_arn": rule.arn,
-        "rule_account": rule.account_id,
-        "region": rule.region,
-        "role_arn": rule.role_arn,
-        "kind": kind,
-        "hops": hops,
-        "target": targets.snapshot(target),
-        "events": matched,
-    }
-    enqueue(
-        context.session,
-        context.clock,
-        TARGET_JOB,
-        payload,
-        key=_target_key(context.job_id, rule.arn, target.target_id),
-        account_id=rule.account_id,
-    )
-    return 1
+        return None
+    return kind
 
 
-def deliver(context: JobContext) -> None:
-    """Deliver the events of one target job to its target."""
-    kind = context.payload["kind"]
-    _DELIVERERS[kind](context, context.payload)
+@dataclass(frozen=True)
+class TargetHandler:
+    """The target job: deliver the events of one (rule, target) pair to the target.
+
+    A batch delivers the jobs of each response plan target together (see
+    ``plan_delivery``), and the other jobs one after another.
+    """
+
+    batch_size: int = TARGET_BATCH_SIZE
+
+    def __call__(self, context: JobContext) -> None:
+        self.run_batch([context])
+
+    def run_batch(self, contexts: Sequence[JobContext]) -> None:
+        to_plans = []
+        for context in contexts:
+            kind = context.payload["kind"]
+            if kind == targets.RESPONSE_PLAN:
+                to_plans.append(context)
+            else:
+                _DELIVERERS[kind](context, context.payload)
+        if not to_plans:
+            return
+        for context, reason in plan_delivery.deliver(to_plans):
+            if reason is None:
+                DELIVERIES.labels(targets.RESPONSE_PLAN, "delivered").inc(
+                    len(context.payload["events"])
+                )
+            else:
+                _give_up(context, context.payload, reason)
 
 
 def _give_up(context: JobContext, payload: Mapping[str, Any], reason: str) -> None:
@@ -189,59 +293,6 @@ def _give_up(context: JobContext, payload: Mapping[str, Any], reason: str) -> No
         payload["target"]["arn"],
         context.job_id,
         reason,
-    )
-
-
-def _event_time(event: Mapping[str, Any], fallback: datetime) -> datetime:
-    text = event.get("time")
-    if isinstance(text, str):
-        try:
-            return datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            pass
-    return fallback
-
-
-def _to_response_plan(context: JobContext, payload: Mapping[str, Any]) -> None:
-    target = payload["target"]
-    try:
-        plan = triggers.resolve_plan(context.session, target["arn"], payload["rule_account"])
-    except triggers.PlanUnavailable as exc:
-        _give_up(context, payload, str(exc))
-        return
-    created_by = target.get("role_arn") or payload.get("role_arn") or payload["rule_arn"]
-    now = context.clock.now()
-    events = payload["events"]
-    # Alert groups are locked before any incident row, as receiving a post does.
-    groups = alert_groups.lock_event_groups(context.session, events)
-    firings = [
-        triggers.Firing(
-            raw_data=inputs.render(target, event, payload["rule_arn"]),
-            timestamp=_event_time(event, now),
-            alert_group=group.group_id if group is not None else None,
-        )
-        for event, group in zip(events, groups, strict=True)
-        if not alert_groups.is_late_resolution(event, group)
-    ]
-    started = triggers.start_many(
-        context.session,
-        context.clock,
-        plan,
-        firings,
-        caller_account=payload["rule_account"],
-        created_by=created_by,
-        source=EVENTS_SOURCE,
-        trigger_arn=payload["rule_arn"],
-        invoked_by=None,
-    )
-    alert_groups.settle_started(context.session, context.clock, started, payload["region"])
-    DELIVERIES.labels(payload["kind"], "delivered").inc(len(events))
-    logger.info(
-        "delivered %d event(s) of rule %s to plan %s: incident(s) %s",
-        len(events),
-        payload["rule_arn"],
-        plan.arn,
-        ", ".join(incident.arn for incident in started),
     )
 
 
@@ -298,7 +349,6 @@ def _to_event_bus(context: JobContext, payload: Mapping[str, Any]) -> None:
 
 
 _DELIVERERS: dict[str, Callable[[JobContext, Mapping[str, Any]], None]] = {
-    targets.RESPONSE_PLAN: _to_response_plan,
     targets.SNS_TOPIC: _to_sns_topic,
     targets.EVENT_BUS: _to_event_bus,
 }
@@ -307,6 +357,6 @@ _DELIVERERS: dict[str, Callable[[JobContext, Mapping[str, Any]], None]] = {
 def register(registry: JobRegistry) -> None:
     """Register the event delivery jobs on ``registry``; a second call does nothing."""
     if registry.get(MATCH_JOB) is None:
-        registry.register(MATCH_JOB, match_events)
+        registry.register(MATCH_JOB, MatchHandler())
     if registry.get(TARGET_JOB) is None:
-        registry.register(TARGET_JOB, deliver)
+        registry.register(TARGET_JOB, TargetHandler())

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from tocsin import jsontext
 from tocsin.engine.clock import Clock
 from tocsin.engine.jobs import Job
-from tocsin.engine.queue import enqueue
+from tocsin.engine.queue import NewJob, enqueue, enqueue_many
 from tocsin.events.buses import DEFAULT_BUS, BusRef
 from tocsin.incidents import deployments
 
@@ -66,14 +66,55 @@ def enqueue_batch(
     events: Sequence[Mapping[str, Any]],
     *,
     hops: int = 0,
-) -> Job:
+) -> None:
     """Write one match job for ``events`` on ``bus`` in the caller's transaction.
 
     ``hops`` counts the buses that the events crossed before this one. The
     deployment events among ``events`` are stored for incident findings.
     """
     deployments.record(session, clock, events)
-    return _enqueue_match(session, clock, bus, events, hops)
+    job = NewJob(
+        MATCH_JOB,
+        match_payload(bus, events, hops),
+        due_at=clock.now(),
+        account_id=bus.account_id,
+    )
+    # enqueue_many writes the row without loading it into the session, which
+    # saves a SELECT and the ORM's work on every accepted request.
+    enqueue_many(session, clock, [job])
+    logger.debug("enqueued %d event(s) on %s", len(events), bus.arn)
+
+
+def put_events(
+    session: Session,
+    clock: Clock,
+    bus: BusRef,
+    events: Sequence[Mapping[str, Any]],
+) -> list[str]:
+    """Put events in the full EventBridge envelope on ``bus``; return their ids in order.
+
+    Envelope fields that an event lacks are filled in as ``put_event`` does,
+    and every event is checked the same way before anything is written. The
+    events get one match job per ``MAX_BATCH`` events. Unlike ``put_event``,
+    the jobs take no events of later calls in the same transaction.
+    """
+    now = clock.now()
+    full = [
+        complete_envelope(event, account_id=bus.account_id, region=bus.region, now=now)
+        for event in events
+    ]
+    for event in full:
+        _check_event(event)
+    for start in range(0, len(full), MAX_BATCH):
+        enqueue_batch(session, clock, bus, full[start : start + MAX_BATCH])
+    return [str(event["id"]) for event in full]
+
+
+def _check_event(event: Mapping[str, Any]) -> None:
+    if not event.get("source") or not event.get("detail-type"):
+        raise ValueError(f"event {event['id']} needs a source and a detail-type")
+    if not isinstance(event["detail"], Mapping):
+        raise ValueError(f"the detail of event {event['id']} must be a JSON object")
 
 
 def _enqueue_match(
@@ -135,10 +176,7 @@ def put_event(
     """
     bus = BusRef(account_id, region, bus_name or DEFAULT_BUS)
     full = complete_envelope(event, account_id=account_id, region=region, now=clock.now())
-    if not full.get("source") or not full.get("detail-type"):
-        raise ValueError(f"event {full['id']} needs a source and a detail-type")
-    if not isinstance(full["detail"], Mapping):
-        raise ValueError(f"the detail of event {full['id']} must be a JSON object")
+    _check_event(full)
 
     deployments.record(session, clock, [full])
     if session.in_nested_transaction():

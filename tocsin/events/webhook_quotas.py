@@ -15,8 +15,9 @@ import logging
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
-from sqlalchemy import case, false, true, update
+from sqlalchemy import Table, bindparam, case, false, true, update
 from sqlalchemy.orm import Session
 
 from tocsin.engine.clock import Clock
@@ -60,6 +61,23 @@ def window_of(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(second=0, microsecond=0)
 
 
+_WEBHOOKS = cast(Table, AlertWebhook.__table__)
+_SAME_WINDOW = _WEBHOOKS.c.window_start == bindparam("post_window")
+# One statement reads and increments the count, so concurrent posts cannot
+# lose counts. Every SET expression reads the row's old values. It is built
+# once, because building it costs more CPU than running it.
+_COUNT_POST = (
+    update(_WEBHOOKS)
+    .where(_WEBHOOKS.c.webhook_id == bindparam("counted_webhook"))
+    .values(
+        window_posts=case((_SAME_WINDOW, _WEBHOOKS.c.window_posts + 1), else_=1),
+        window_noticed=case((_SAME_WINDOW, _WEBHOOKS.c.window_noticed), else_=false()),
+        window_start=bindparam("post_window"),
+    )
+    .returning(_WEBHOOKS.c.window_posts)
+)
+
+
 def count_post(
     session: Session, clock: Clock, webhook: AlertWebhook, default_max_per_minute: int
 ) -> QuotaRejection | None:
@@ -74,19 +92,11 @@ def count_post(
     window_start = window_of(now)
     limit = webhook.max_per_minute or default_max_per_minute
     same_window = AlertWebhook.window_start == window_start
-    # One statement reads and increments the count, so concurrent posts
-    # cannot lose counts. Every SET expression reads the row's old values.
-    posts = session.execute(
-        update(AlertWebhook)
-        .where(AlertWebhook.webhook_id == webhook.webhook_id)
-        .values(
-            window_posts=case((same_window, AlertWebhook.window_posts + 1), else_=1),
-            window_noticed=case((same_window, AlertWebhook.window_noticed), else_=false()),
-            window_start=window_start,
-        )
-        .returning(AlertWebhook.window_posts)
-        .execution_options(synchronize_session=False)
-    ).scalar_one()
+    posts = (
+        session.connection()
+        .execute(_COUNT_POST, {"counted_webhook": webhook.webhook_id, "post_window": window_start})
+        .scalar_one()
+    )
     if posts <= limit:
         return None
 

@@ -170,6 +170,7 @@ def build(
     impacted_account: str | None = None,
     alert_group: str | None = None,
     region: str | None = None,
+    invoked_by: str | None = None,
 ) -> NewIncident:
     """Build the rows of a new incident from StartIncident's parameters, without the database.
 
@@ -177,7 +178,8 @@ def build(
     actions and whose deployments are findings, defaults to the caller's.
     ``alert_group`` is the group of the webhook alert that starts the
     incident, if any. ``region`` defaults to the Region of the trigger ARN, if
-    it names one. Raises ValidationException for a related item whose
+    it names one. ``invoked_by`` is the service principal recorded as
+    ``invokedBy``. Raises ValidationException for a related item whose
     identifier is invalid.
     """
     template = plan.incident_template
@@ -203,7 +205,7 @@ def build(
         "impacted_account_id": impacted_account,
         "region": region or _arn_region(trigger_arn),
         "created_by": caller_arn,
-        "invoked_by": None,
+        "invoked_by": invoked_by,
         "resource_arn": trigger_arn,
         "alert_group": alert_group,
         "chat_channel": plan.chat_channel,
@@ -305,6 +307,7 @@ def start(
     impacted_account: str | None = None,
     alert_group: str | None = None,
     region: str | None = None,
+    invoked_by: str | None = None,
 ) -> StartedIncident:
     """Start an incident from StartIncident's parameters, or join an open duplicate."""
     now = clock.now()
@@ -317,6 +320,7 @@ def start(
         impacted_account=impacted_account,
         alert_group=alert_group,
         region=region,
+        invoked_by=invoked_by,
     )
     row = new.row
 

@@ -136,7 +136,7 @@ def start_with_plan(
         "rawData": raw_data,
         "timestamp": timestamp,
     }
-    started = records.start(
+    return records.start(
         session,
         clock,
         plan,
@@ -145,16 +145,8 @@ def start_with_plan(
         caller_account=caller_account,
         impacted_account=impacted_account,
         alert_group=alert_group,
+        invoked_by=invoked_by or SERVICE_PRINCIPALS.get(source),
     )
-    service = invoked_by or SERVICE_PRINCIPALS.get(source)
-    if started.created and service is not None:
-        session.execute(
-            update(IncidentRecord)
-            .where(IncidentRecord.id == started.id)
-            .values(invoked_by=service)
-            .execution_options(synchronize_session=False)
-        )
-    return started
 
 
 def event_account(raw_data: str) -> str | None:
@@ -191,95 +183,168 @@ def start_many(
     """Start or join one incident per alert group for several firings of one trigger.
 
     Firings without an alert group count as one group. Returns the incidents
-    in the order of each group's first firing.
+    in the order of each group's first firing. The result is what one
+    ``start_with_plan`` call per firing gives: one trigger timeline event per
+    firing and a trigger count that grows by one per firing. The first firing
+    of each group starts or joins the group's incident, and the incidents
+    that the groups start are inserted together. The other firings join with
+    one count update per group, so a storm of firings costs a few statements
+    per group, not a start per firing.
     """
     by_group: dict[str | None, list[Firing]] = {}
     for firing in firings:
         by_group.setdefault(firing.alert_group, []).append(firing)
-    return [
-        _start_group(
+    if not by_group:
+        return []
+    triggers: list[dict[str, Any]] = [
+        {
+            "source": source,
+            "triggerArn": trigger_arn,
+            "rawData": group_firings[0].raw_data,
+            "timestamp": group_firings[0].timestamp,
+        }
+        for group_firings in by_group.values()
+    ]
+    service = invoked_by or SERVICE_PRINCIPALS.get(source)
+    if plan.incident_template.get("dedupeString"):
+        # Every group has the template's dedupe string, so each group after
+        # the first joins the incident that the first starts.
+        started = [
+            records.start(
+                session,
+                clock,
+                plan,
+                {"triggerDetails": trigger},
+                caller_arn=created_by,
+                caller_account=caller_account,
+                impacted_account=event_account(trigger["rawData"]),
+                alert_group=alert_group,
+                invoked_by=service,
+            )
+            for trigger, alert_group in zip(triggers, by_group, strict=True)
+        ]
+    else:
+        started = _start_groups(
             session,
             clock,
             plan,
-            group_firings,
+            triggers,
+            list(by_group),
             caller_account=caller_account,
             created_by=created_by,
-            source=source,
-            trigger_arn=trigger_arn,
-            invoked_by=invoked_by,
+            invoked_by=service,
         )
-        for group_firings in by_group.values()
-    ]
+
+    now = clock.now()
+    events = []
+    for incident, group_firings in zip(started, by_group.values(), strict=True):
+        rest = group_firings[1:]
+        events += _join_rest(session, incident, rest, created_by, source, trigger_arn, now)
+    timeline.insert_events(session, events)
+    return started
 
 
-def _start_group(
+def _start_groups(
     session: Session,
     clock: Clock,
     plan: ResponsePlan,
-    firings: Sequence[Firing],
+    triggers: Sequence[dict[str, Any]],
+    alert_groups: Sequence[str | None],
     *,
     caller_account: str,
     created_by: str,
+    invoked_by: str | None,
+) -> list[StartedIncident]:
+    """Start or join the incident of each alert group, inserting the new ones together.
+
+    The groups are distinct, so their trigger keys are, and no group can
+    join an incident that another group of the call starts.
+    """
+    now = clock.now()
+    joined: list[StartedIncident | None] = []
+    created: list[records.NewIncident] = []
+    for trigger, alert_group in zip(triggers, alert_groups, strict=True):
+        new = records.build(
+            plan,
+            {"triggerDetails": trigger},
+            caller_arn=created_by,
+            caller_account=caller_account,
+            now=now,
+            impacted_account=event_account(trigger["rawData"]),
+            alert_group=alert_group,
+            invoked_by=invoked_by,
+        )
+        row = new.row
+        existing = None
+        if row["open_trigger_key"] is not None:
+            existing = records._find_open(
+                session, plan.account_id, row["open_dedupe_key"], row["open_trigger_key"]
+            )
+        if existing is None:
+            joined.append(None)
+            created.append(new)
+            continue
+        records._join(session, existing.id, existing.arn, trigger, created_by, now)
+        joined.append(StartedIncident(existing.id, existing.arn, created=False))
+
+    inserted = iter(zip(records.insert_new(session, created), created, strict=True))
+    started = []
+    for incident in joined:
+        if incident is None:
+            key, new = next(inserted)
+            incident = StartedIncident(key, new.arn, created=True)
+            logger.info(
+                "started incident %s from %s for %s (source %s, %d start jobs)",
+                new.arn,
+                plan.arn,
+                created_by,
+                new.row["source"],
+                len(new.jobs),
+            )
+        started.append(incident)
+    return started
+
+
+def _join_rest(
+    session: Session,
+    started: StartedIncident,
+    firings: Sequence[Firing],
+    created_by: str,
     source: str,
     trigger_arn: str,
-    invoked_by: str | None,
-) -> StartedIncident:
-    """Start or join one incident for firings of one trigger and one alert group.
-
-    The result is what one ``start_with_plan`` call per firing gives: one
-    trigger timeline event per firing and a trigger count that grows by one
-    per firing. The first firing starts or joins the incident. The others
-    join it with one count update and one timeline insert per firing, so a
-    storm of firings costs a few statements per firing, not a whole start.
-    """
-    first, rest = firings[0], firings[1:]
-    started = start_with_plan(
-        session,
-        clock,
-        plan,
-        impacted_account=event_account(first.raw_data),
-        caller_account=caller_account,
-        created_by=created_by,
-        source=source,
-        trigger_arn=trigger_arn,
-        raw_data=first.raw_data,
-        timestamp=first.timestamp,
-        invoked_by=invoked_by,
-        alert_group=first.alert_group,
-    )
-    if not rest:
-        return started
-
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Count further firings on an incident; return their trigger timeline events to insert."""
+    if not firings:
+        return []
     total = session.execute(
         update(IncidentRecord)
         .where(IncidentRecord.id == started.id)
-        .values(trigger_count=IncidentRecord.trigger_count + len(rest))
+        .values(trigger_count=IncidentRecord.trigger_count + len(firings))
         .returning(IncidentRecord.trigger_count)
         .execution_options(synchronize_session=False)
     ).scalar_one()
-    now = clock.now()
     events = []
-    for offset, firing in enumerate(rest):
+    for offset, firing in enumerate(firings):
         trigger = {
             "source": source,
             "triggerArn": trigger_arn,
             "rawData": firing.raw_data,
             "timestamp": firing.timestamp,
         }
-        count = total - len(rest) + offset + 1
+        count = total - len(firings) + offset + 1
         # The same builder as records.start, so joined triggers read alike.
         event = records._trigger_event(trigger, created_by, count=count, now=now)
         event["incident_id"] = started.id
         events.append(event)
-    timeline.insert_events(session, events)
     logger.info(
         "%d more trigger(s) from %s joined incident %s (trigger count %d)",
-        len(rest),
+        len(firings),
         trigger_arn,
         started.arn,
         total,
     )
-    return started
+    return events
 
 
 def start_from_trigger(
