@@ -309,7 +309,10 @@ def account_list(as_json: bool, database_url: str | None, home: str | None) -> N
     from tocsin.iam.models import Account
 
     with existing_database(database_url, home) as (session, _runtime):
-        accounts = session.scalars(select(Account).order_by(Account.created_at, Account.account_id))
+        accounts = list(
+            session.scalars(select(Account).order_by(Account.created_at, Account.account_id))
+        )
+    if as_json:
         rows = [
             {
                 "AccountId": item.account_id,
@@ -320,10 +323,9 @@ def account_list(as_json: bool, database_url: str | None, home: str | None) -> N
             }
             for item in accounts
         ]
-    if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    if not rows:
+    if not accounts:
         click.echo("No accounts.", err=True)
         return
     header = ("ACCOUNT", "NAME", "ORGANIZATION", "CREATED")
@@ -331,8 +333,13 @@ def account_list(as_json: bool, database_url: str | None, home: str | None) -> N
         [
             header,
             *(
-                (row["AccountId"], row["Name"], row["OrganizationId"] or "-", row["CreatedAt"])
-                for row in rows
+                (
+                    item.account_id,
+                    item.name,
+                    item.organization_id or "-",
+                    utc_text(item.created_at),
+                )
+                for item in accounts
             ),
         ]
     )
