@@ -385,6 +385,75 @@ def test_execute_automation_runs_child(server: RunningServer, tenant: Tenant) ->
     assert [m["AutomationExecutionId"] for m in listed] == [child_id]
 
 
+LOOP = """\
+schemaVersion: '0.3'
+mainSteps:
+  - name: Again
+    action: aws:executeAutomation
+    inputs:
+      DocumentName: LoopDoc
+"""
+
+
+def test_execute_automation_stops_nesting(server: RunningServer, tenant: Tenant) -> None:
+    create_document(tenant.ssm, "LoopDoc", LOOP)
+    top = run(server, tenant.ssm, "LoopDoc")
+    assert top["AutomationExecutionStatus"] == "Failed"
+
+    chain = [top]
+    while child_ids := chain[-1]["StepExecutions"][0].get("Outputs", {}).get("ExecutionId"):
+        chain.append(execution(tenant.ssm, child_ids[0]))
+    assert len(chain) == 6
+    assert all(found["AutomationExecutionStatus"] == "Failed" for found in chain)
+
+    deepest = chain[-1]["FailureMessage"]
+    assert "nesting depth 6" in deepest
+    assert "LoopDoc" in deepest
+    assert "at most 5 levels" in deepest
+
+    # Each level repeats at most 500 characters of the message below it.
+    assert len(top["FailureMessage"]) < 700
+    assert top["FailureMessage"].startswith("Step fails when it is Again. Automation ")
+
+
+LOUD_CHILD = """\
+schemaVersion: '0.3'
+mainSteps:
+  - name: Shout
+    action: aws:executeScript
+    inputs:
+      Runtime: python3.11
+      Handler: handler
+      Script: |-
+        def handler(events, context):
+            raise RuntimeError("disk full " * 400)
+"""
+LOUD_PARENT = """\
+schemaVersion: '0.3'
+mainSteps:
+  - name: Call
+    action: aws:executeAutomation
+    inputs:
+      DocumentName: LoudChild
+"""
+
+
+def test_execute_automation_shortens_child_failure(server: RunningServer, tenant: Tenant) -> None:
+    create_document(tenant.ssm, "LoudChild", LOUD_CHILD)
+    create_document(tenant.ssm, "LoudParent", LOUD_PARENT)
+    parent = run(server, tenant.ssm, "LoudParent")
+    assert parent["AutomationExecutionStatus"] == "Failed"
+    child_id = parent["StepExecutions"][0]["Outputs"]["ExecutionId"][0]
+    child = execution(tenant.ssm, child_id)
+    assert len(child["FailureMessage"]) > 1000
+
+    step_failure = parent["StepExecutions"][0]["FailureMessage"]
+    assert child_id in step_failure
+    assert "disk full" in step_failure
+    assert step_failure.endswith("\u2026")
+    assert len(step_failure) < 700
+
+
 FLAKY = """\
 schemaVersion: '0.3'
 parameters:

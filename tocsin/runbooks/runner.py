@@ -50,6 +50,19 @@ CALL_ACTIONS = frozenset(
 )
 OPEN_STEP_STATUSES = ("Pending", "InProgress", "Waiting")
 
+# NOTE: AWS documents no limit on how deep aws:executeAutomation steps may
+# nest, only a default of 100 concurrent automations per account (Systems
+# Manager user guide, "Allowing Automation to adapt to your concurrency
+# needs"). Tocsin's choice is 5 levels of child automations below the run
+# that a caller started, so a document that starts itself fails early with a
+# message that names it.
+MAX_NESTING_DEPTH = 5
+
+# The number of characters of a child's FailureMessage that its parent's
+# step repeats. Without a cap, every level of nesting adds the whole message
+# of the level below.
+MAX_CHILD_FAILURE_CHARS = 500
+
 
 def scope_of(session: Session, run: AutomationExecution, now: datetime) -> references.Scope:
     """Return the values that the run's references can name at ``now``."""
@@ -292,9 +305,26 @@ def _tell_parent(session: Session, clock: Clock, child: AutomationExecution) -> 
     else:
         failure = (
             f"Automation {child.execution_id} ended with status {child.status}: "
-            f"{child.failure_message or 'no message'}"
+            f"{_shortened(child.failure_message or 'no message', MAX_CHILD_FAILURE_CHARS)}"
         )
         finish_step(session, clock, parent, row, "Failed", failure=failure, retry=False)
+
+
+def _shortened(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1] + "\u2026"
+
+
+def nesting_depth(session: Session, run: AutomationExecution) -> int:
+    """Count the parent runs above ``run``: 0 for a run that a caller started."""
+    depth = 0
+    parent_id = run.parent_execution_id
+    while parent_id is not None:
+        depth += 1
+        parent = session.get(AutomationExecution, parent_id)
+        parent_id = parent.parent_execution_id if parent is not None else None
+    return depth
 
 
 def cancel_children(session: Session, clock: Clock, run: AutomationExecution) -> None:

@@ -92,6 +92,13 @@ def _execute_automation(work: StepWork) -> None:
     name = inputs.get("DocumentName")
     if not isinstance(name, str):
         raise StepInputError(f"DocumentName {name!r} is not a document name or ARN")
+    depth = runner.nesting_depth(work.session, work.run) + 1
+    if depth > runner.MAX_NESTING_DEPTH:
+        raise StepInputError(
+            f"Document {name} was not started at nesting depth {depth}, because Tocsin "
+            f"runs at most {runner.MAX_NESTING_DEPTH} levels of nested automations "
+            "(aws:executeAutomation). Check whether the documents start each other in a cycle."
+        )
     version = inputs.get("DocumentVersion")
     parameters = {
         key: references.shown_value(value)
