@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from tocsin.config import Settings, SettingsError, load_settings
 from tocsin.iam.crypto import SecretKeyError
+from tocsin.printable import printable
 
 if TYPE_CHECKING:
     from tocsin.app import Runtime
@@ -194,7 +195,11 @@ def existing_database(
 
 
 def echo_table(rows: Sequence[tuple[str, ...]]) -> None:
-    """Print rows in left-aligned columns; the first row is the header."""
+    """Print rows in left-aligned columns; the first row is the header.
+
+    Control characters in the cells are printed as ``\\xNN`` escapes.
+    """
+    rows = [tuple(printable(cell) for cell in row) for row in rows]
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     for row in rows:
         click.echo(

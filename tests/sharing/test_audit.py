@@ -256,3 +256,28 @@ def test_audit_lists_inactive_and_departed_accounts(server: RunningServer, estat
     departed = report()
     assert [item.account_id for item in departed.departed_accounts] == [estate.member.account_id]
     assert estate.member.account_id not in {item.account_id for item in departed.inactive_accounts}
+
+
+@pytest.mark.parametrize("server", ["sqlite"], indirect=True)
+def test_audit_text_escapes_control_characters(server: RunningServer) -> None:
+    owner = new_party(server, "owner")
+    outsider = new_party(server, "outsider")
+    plan = create_plan(owner, "noisy")
+    name = "bell\x07 esc\x1b[2J line\nbreak csi\x9b1m del\x7f end"
+    share = owner.ram.create_resource_share(
+        name=name, resourceArns=[plan], principals=[outsider.account_id]
+    )["resourceShare"]["resourceShareArn"]
+
+    result = sharing_audit(server, "--account", owner.account_id)
+    assert result.exit_code == 0, result.output
+    escaped = "bell\\x07 esc\\x1b[2J line\\x0abreak csi\\x9b1m del\\x7f end"
+    assert f"    {escaped} ({share})" in result.stdout.splitlines()
+    for character in ("\x07", "\x1b", "\x9b", "\x7f"):
+        assert character not in result.stdout
+    assert not any(line.startswith("break") for line in result.stdout.splitlines())
+
+    # The JSON output keeps the stored name, escaped by JSON itself.
+    as_json = sharing_audit(server, "--account", owner.account_id, "--json")
+    assert as_json.exit_code == 0, as_json.output
+    assert "\x07" not in as_json.stdout
+    assert json.dumps(name)[1:-1] in as_json.stdout

@@ -15,6 +15,7 @@ from tocsin.cli_support import (
     load_settings_or_exit,
     open_runtime,
 )
+from tocsin.printable import printable
 
 # Exit status of `tocsin schedule check` when the check itself could not run,
 # distinct from 1, which reports gaps or overlaps.
@@ -89,6 +90,6 @@ def schedule_check(
         raise ScheduleCheckError(str(exc)) from exc
     finally:
         runtime.database.dispose()
-    click.echo("\n".join(lines))
+    click.echo(printable("\n".join(lines), keep_newlines=True))
     if not check.ok:
         sys.exit(1)

@@ -17,6 +17,7 @@ from tocsin.cli_support import (
     load_settings_or_exit,
     open_runtime,
 )
+from tocsin.printable import printable
 
 
 @click.group("sharing")
@@ -74,7 +75,7 @@ def sharing_audit(
         raise click.ClickException(str(exc)) from exc
     finally:
         runtime.database.dispose()
-    click.echo(text, nl=False)
+    click.echo(printable(text, keep_newlines=True), nl=False)
 
 
 @click.group("crossaccount")
@@ -137,7 +138,7 @@ def crossaccount_setup(
     if as_json:
         click.echo(json.dumps([item.as_json() for item in items], indent=2))
     else:
-        click.echo(setup.as_text(items), nl=False)
+        click.echo(printable(setup.as_text(items), keep_newlines=True), nl=False)
         click.echo(setup.summary(items, check=check))
     if check and not setup.complete(items):
         sys.exit(1)

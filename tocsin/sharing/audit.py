@@ -26,6 +26,7 @@ from tocsin.contacts.engagement_models import Engagement
 from tocsin.contacts.models import Contact
 from tocsin.iam.models import Account
 from tocsin.incidents.models import IncidentRecord, ResourcePolicy, ResponsePlan
+from tocsin.printable import printable
 from tocsin.sharing.invitations import INVITATION_LIFETIME
 from tocsin.sharing.models import ResourceShare, ShareInvitation, SharePrincipal, ShareResource
 
@@ -451,5 +452,6 @@ def _account_text(report: AccountAudit) -> str:
     ]
     for title, items in sections:
         lines.append(f"  {title}: {len(items) or 'none'}")
-        lines.extend(f"    {item}" for item in items)
+        # Each item is one line, so a newline in a stored name must not start another.
+        lines.extend(f"    {printable(item)}" for item in items)
     return "\n".join(lines) + "\n"
