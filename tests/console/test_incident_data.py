@@ -61,6 +61,44 @@ def test_list_filters_drop_invalid_values() -> None:
     assert filters.owner == ""
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "choices"),
+    [
+        ("status", "BOGUS", "use OPEN or RESOLVED"),
+        ("impact", "9", "use a number from 1 to 5"),
+        ("impact", "\u00b2", "use a number from 1 to 5"),
+        ("owner", "abc", "use a 12-digit account ID"),
+        ("plan", "checkout", "use the ARN of a response plan"),
+    ],
+)
+def test_list_filters_report_invalid_value(name: str, value: str, choices: str) -> None:
+    filters = ListFilters.from_query(
+        {name: value, "status": "OPEN"} if name != "status" else {name: value}
+    )
+    assert len(filters.problems) == 1
+    assert f"The {name} filter {value!r} is invalid" in filters.problems[0]
+    assert choices in filters.problems[0]
+    assert getattr(filters, "impact" if name == "impact" else name) in ("", None)
+
+
+def test_list_filters_report_long_text() -> None:
+    filters = ListFilters.from_query({"q": "x" * 201})
+    assert filters.text == ""
+    assert filters.problems == (
+        "The q filter is invalid: it has 201 characters, and the maximum is 200. "
+        "The list ignores it.",
+    )
+
+
+def test_list_filters_valid_query_has_no_problems() -> None:
+    plan = "arn:aws:ssm-incidents::111111111111:response-plan/checkout"
+    filters = ListFilters.from_query(
+        {"status": "RESOLVED", "impact": "5", "owner": "111111111111", "plan": plan, "q": "x"}
+    )
+    assert filters.problems == ()
+    assert filters.plan == plan
+
+
 def test_list_filters_match_rows() -> None:
     row = incident_row({"arn": ARN, "title": "Disk full", "status": "OPEN"}, "222222222222")
     assert row is not None

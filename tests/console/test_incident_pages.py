@@ -500,3 +500,56 @@ def test_read_only_user_gets_access_errors(
     engagements = details.text.split('data-section="engagements"', 1)[1].split("</section>", 1)[0]
     assert "AccessDeniedException" in engagements
     assert note_flash.startswith("error: AccessDeniedException: ")
+
+
+def test_runbook_of_other_account_explained(
+    console_server: RunningServer, operator: ConsoleUser, scenario: Scenario
+) -> None:
+    # An incident that the management account starts runs the plan's runbook
+    # there, so the application account cannot read that automation execution.
+    incidents = console_server.client("ssm-incidents", scenario.management, region=REGION)
+    arn = incidents.start_incident(
+        responsePlanArn=scenario.plan_arn, title="Runbook in the management account"
+    )["incidentRecordArn"]
+    run_jobs(console_server)
+    executions = incidents.get_incident_record(arn=arn)["incidentRecord"]["automationExecutions"]
+    management = scenario.management.account_id
+    assert f":{management}:automation-execution/" in executions[0]["ssmExecutionArn"]
+
+    account, _, rest = arn.split(":", 4)[4].partition(":incident-record/")
+    visitor = ConsoleClient(console_server)
+    try:
+        visitor.sign_in(operator.account_id, operator.user_name, operator.password)
+        details = visitor.get(f"/console/incidents/{account}/{rest}")
+    finally:
+        visitor.close()
+        incidents.update_incident_record(arn=arn, status="RESOLVED")
+        run_jobs(console_server)
+
+    assert details.status_code == 200
+    runbooks = details.text.split('data-section="runbooks"', 1)[1].split("</section>", 1)[0]
+    assert f"This runbook ran in account {management}" in runbooks
+    assert "AWS-SystemsManager-AutomationReadOnlyRole" in runbooks
+    assert 'href="/console/switch-role"' in runbooks
+    assert "AutomationExecutionNotFoundException" not in runbooks
+    assert '<span class="badge"></span>' not in runbooks
+    assert "flash-error" not in runbooks
+
+
+def test_list_reports_invalid_filter(
+    console_server: RunningServer, operator: ConsoleUser, scenario: Scenario
+) -> None:
+    incident_arn(console_server, scenario)
+    visitor = ConsoleClient(console_server)
+    try:
+        visitor.sign_in(operator.account_id, operator.user_name, operator.password)
+        listed = visitor.get("/console/", params={"status": "BOGUS"})
+    finally:
+        visitor.close()
+    assert listed.status_code == 200
+    problems = re.findall(r'<p class="flash flash-error filter-problem">([^<]*)</p>', listed.text)
+    assert [html.unescape(text) for text in problems] == [
+        "The status filter 'BOGUS' is invalid: use OPEN or RESOLVED. The list ignores this filter."
+    ]
+    # The incident is listed whatever its status.
+    assert ALARM_TITLE in listed.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -85,6 +86,35 @@ def test_sign_in_failure_same_message(visitor: ConsoleClient, user: ConsoleUser)
         assert response.status_code == 401, (account_id, user_name)
         assert FAILED_TEXT in response.text, (account_id, user_name)
         assert SESSION_COOKIE not in visitor.cookies
+
+
+def test_sign_in_enforces_iam_limits(
+    visitor: ConsoleClient, user: ConsoleUser, caplog: pytest.LogCaptureFixture
+) -> None:
+    long_name = "Administrator" + "x" * 5000
+    cases = [
+        (ACCOUNT, long_name, user.password),
+        (ACCOUNT, "Administrator", "p" * 129),
+        (ACCOUNT, "Adm\u00efnistrator", user.password),
+        ("\u0661" * 12, "Administrator", user.password),
+        ("1" * 13, "Administrator", user.password),
+    ]
+    caplog.set_level(logging.INFO, logger="tocsin.web.console.signin_pages")
+    for account_id, user_name, password in cases:
+        response = visitor.sign_in(account_id, user_name, password)
+        assert response.status_code == 401, (account_id[:20], user_name[:20])
+        assert FAILED_TEXT in response.text, (account_id[:20], user_name[:20])
+        assert SESSION_COOKIE not in visitor.cookies
+
+    # The form shows at most the 64 characters that the user name field accepts.
+    response = visitor.sign_in(ACCOUNT, long_name, user.password)
+    assert long_name[:65] not in response.text
+    assert long_name[:64] in response.text
+
+    failures = [r.getMessage() for r in caplog.records if "sign-in failed" in r.getMessage()]
+    assert len(failures) == len(cases) + 1
+    assert all(len(message) < 300 for message in failures)
+    assert any("(5013 characters)" in message for message in failures)
 
 
 def test_sign_in_name_case_insensitive(visitor: ConsoleClient, user: ConsoleUser) -> None:

@@ -34,6 +34,9 @@ INCIDENT_ARN = re.compile(
     r"^arn:aws[a-z-]*:ssm-incidents::(?P<account>\d{12}):incident-record/"
     r"(?P<plan>[A-Za-z0-9_-]{1,200})/(?P<incident>[A-Za-z0-9-]{1,100})$"
 )
+PLAN_ARN = re.compile(r"^arn:aws[a-z-]*:ssm-incidents::\d{12}:response-plan/[A-Za-z0-9_-]{1,200}$")
+# The maximum length of the title text that the list's search field accepts.
+MAX_SEARCH_TEXT = 200
 EXECUTION_ARN = re.compile(
     r"^arn:aws[a-z-]*:ssm:(?P<region>[a-z0-9-]*):(?P<account>\d{12}):"
     r"automation-execution/(?P<execution>[A-Za-z0-9-]{1,64})$"
@@ -149,20 +152,41 @@ class ListFilters:
     plan: str = ""
     owner: str = ""
     text: str = ""
+    # One message per invalid query parameter. The list ignores that filter.
+    problems: tuple[str, ...] = ()
 
     @classmethod
     def from_query(cls, query: Mapping[str, str]) -> ListFilters:
+        problems: list[str] = []
         status = query.get("status", "")
+        if status and status not in STATUSES:
+            problems.append(_invalid_filter("status", status, " or ".join(STATUSES)))
+            status = ""
+
         impact_value = query.get("impact", "")
-        impact = int(impact_value) if impact_value.isdigit() else None
+        impact = int(impact_value) if impact_value.isascii() and impact_value.isdigit() else None
+        if impact_value and impact not in IMPACTS:
+            problems.append(_invalid_filter("impact", impact_value, "a number from 1 to 5"))
+            impact = None
+
+        plan = query.get("plan", "")
+        if plan and not PLAN_ARN.match(plan):
+            problems.append(_invalid_filter("plan", plan, "the ARN of a response plan"))
+            plan = ""
+
         owner = query.get("owner", "")
-        return cls(
-            status=status if status in STATUSES else "",
-            impact=impact if impact in IMPACTS else None,
-            plan=query.get("plan", "")[:1000],
-            owner=owner if re.fullmatch(r"\d{12}", owner) else "",
-            text=query.get("q", "").strip()[:200],
-        )
+        if owner and not re.fullmatch(r"[0-9]{12}", owner):
+            problems.append(_invalid_filter("owner", owner, "a 12-digit account ID"))
+            owner = ""
+
+        text = query.get("q", "").strip()
+        if len(text) > MAX_SEARCH_TEXT:
+            problems.append(
+                f"The q filter is invalid: it has {len(text)} characters, and the maximum "
+                f"is {MAX_SEARCH_TEXT}. The list ignores it."
+            )
+            text = ""
+        return cls(status, impact, plan, owner, text, tuple(problems))
 
     def api_filters(self) -> list[dict[str, Any]]:
         """Return the ListIncidentRecords filters. ``matches`` checks plan, owner and title text."""
@@ -183,6 +207,13 @@ class ListFilters:
         if self.owner and row["owner"] != self.owner:
             return False
         return not self.text or self.text.casefold() in row["title"].casefold()
+
+
+def _invalid_filter(name: str, value: str, choices: str) -> str:
+    truncated = value if len(value) <= 100 else value[:100] + "..."
+    return (
+        f"The {name} filter {truncated!r} is invalid: use {choices}. The list ignores this filter."
+    )
 
 
 def incident_row(summary: Mapping[str, Any], account_id: str) -> dict[str, Any] | None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from tocsin.sharing.setup import READ_ONLY_ROLE
 from tocsin.web.console.auth import ConsoleApiError, invoke
 from tocsin.web.console.incident_data import (
     EXECUTION_ARN,
@@ -47,7 +48,7 @@ async def incident_view(
         "timeline": await _timeline(request, key, cache),
         "related": related,
         "engagements": await _engagements(request, key, account_id),
-        "runbooks": await _runbooks(request, record, related),
+        "runbooks": await _runbooks(request, record, related, account_id),
     }
 
 
@@ -205,7 +206,7 @@ def execution_arns(record: dict[str, Any], related: list[dict[str, Any]]) -> lis
 
 
 async def _runbooks(
-    request: Request, record: dict[str, Any], related: list[dict[str, Any]]
+    request: Request, record: dict[str, Any], related: list[dict[str, Any]], account_id: str
 ) -> list[dict[str, Any]]:
     runbooks = []
     for found in execution_arns(record, related):
@@ -214,16 +215,35 @@ async def _runbooks(
             "id": execution_id,
             "arn": found.string,
             "account": found["account"],
+            "notice": "",
         }
         try:
             runbook.update(await _execution(request, execution_id))
         except ConsoleApiError as exc:
+            runbook["status"] = ""
+            runbook["steps"] = []
+            runbook["error"] = f"{exc.code}: {exc.message}"
             # A runbook that runs in another account is visible only to that account,
             # unless the principal reads it through a role of that account.
-            runbook["error"] = f"{exc.code}: {exc.message}"
-            runbook["steps"] = []
+            if exc.code == "AutomationExecutionNotFoundException" and (
+                found["account"] != account_id
+            ):
+                runbook["error"] = ""
+                runbook["notice"] = _other_account_notice(found["account"])
         runbooks.append(runbook)
     return runbooks
+
+
+def _other_account_notice(account: str) -> str:
+    # The set-up's read-only role may call the automation read operations only,
+    # and this page also reads the incident, its timeline and related items.
+    return (
+        f"This runbook ran in account {account}, so only that account can read its "
+        f"steps. To see them here, switch to a role of account {account} that may read "
+        f"this incident and its automation executions. The {READ_ONLY_ROLE} role that "
+        "`tocsin crossaccount setup` creates there may read automation executions, and "
+        "needs the ssm-incidents Get* and List* actions as well."
+    )
 
 
 async def _execution(request: Request, execution_id: str) -> dict[str, Any]:
@@ -239,6 +259,7 @@ async def _execution(request: Request, execution_id: str) -> dict[str, Any]:
         "ended": format_time(execution.get("ExecutionEndTime")),
         "failure": execution.get("FailureMessage", ""),
         "error": "",
+        "notice": "",
         "steps": [_step(step) for step in steps.get("StepExecutions", [])],
     }
 

@@ -48,8 +48,13 @@ SIGN_IN_COOKIE = "tocsin-console-signin"
 SIGN_IN_FORM_SECONDS = 3600
 HOME_PATH = "/console/"
 FAILED_MESSAGE = "The account ID, user name or password is incorrect. Check them and try again."
-ACCOUNT_ID = re.compile(r"^\d{12}$")
-USER_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+# IAM's limits: a 12-digit account ID, a user name of 1 to 64 ASCII letters,
+# digits and +=,.@_- characters, and a password of at most 128 characters.
+ACCOUNT_ID = re.compile(r"[0-9]{12}")
+USER_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
+MAX_PASSWORD_LENGTH = 128
+# The number of characters of a submitted account ID or user name that logs show.
+MAX_LOGGED_CHARS = 80
 STATIC_DIRECTORY = Path(__file__).parent / "static"
 
 
@@ -141,6 +146,24 @@ async def sign_in_form(request: Request) -> Response:
     return _sign_in_page(request, FormValues(next_path))
 
 
+def well_formed(form: SignInForm) -> bool:
+    """Tell whether the account ID, user name and password are within IAM's limits."""
+    return bool(
+        ACCOUNT_ID.fullmatch(form.account_id)
+        and USER_NAME.fullmatch(form.user_name)
+        and 0 < len(form.password) <= MAX_PASSWORD_LENGTH
+        and len(form.new_password) <= MAX_PASSWORD_LENGTH
+        and len(form.confirm_password) <= MAX_PASSWORD_LENGTH
+    )
+
+
+def loggable(text: str) -> str:
+    """Return ``text`` quoted for a log line, cut to MAX_LOGGED_CHARS characters."""
+    if len(text) <= MAX_LOGGED_CHARS:
+        return repr(text)
+    return f"{text[:MAX_LOGGED_CHARS]!r}... ({len(text)} characters)"
+
+
 def _verify(runtime: Runtime, form: SignInForm, client: str) -> VerifiedUser | SignInOutcome:
     """Check the throttle and the password in a read-only transaction."""
     limits = sessions.ThrottleLimits.from_settings(runtime.settings)
@@ -152,12 +175,7 @@ def _verify(runtime: Runtime, form: SignInForm, client: str) -> VerifiedUser | S
                 f"Too many failed sign-in attempts. Wait up to {minutes} minutes, then try again."
             )
             return SignInOutcome("blocked", message=message)
-        well_formed = (
-            ACCOUNT_ID.match(form.account_id)
-            and USER_NAME.match(form.user_name)
-            and 0 < len(form.password) <= 128
-        )
-        if not well_formed:
+        if not well_formed(form):
             return SignInOutcome("failed", message=FAILED_MESSAGE)
         verified = login_profiles.verify_sign_in(
             session, form.account_id, form.user_name, form.password
@@ -178,17 +196,17 @@ def _sign_in(
                     session, limits, now, form.account_id, form.user_name, client
                 )
             logger.info(
-                "console sign-in failed for user %r of account %r from %s",
-                form.user_name,
-                form.account_id,
+                "console sign-in failed for user %s of account %s from %s",
+                loggable(form.user_name),
+                loggable(form.account_id),
                 client,
             )
         else:
             # INFO rather than WARNING, because a guessing client repeats this line at will.
             logger.info(
-                "console sign-in throttled for user %r of account %r from %s",
-                form.user_name,
-                form.account_id,
+                "console sign-in throttled for user %s of account %s from %s",
+                loggable(form.user_name),
+                loggable(form.account_id),
                 client,
             )
         return verified
@@ -250,7 +268,8 @@ async def sign_in(request: Request) -> Response:
         new_password=field("new_password"),
         confirm_password=field("confirm_password"),
     )
-    values = FormValues(next_path, form.account_id, form.user_name)
+    # The form shows the values again only up to the lengths that its fields accept.
+    values = FormValues(next_path, form.account_id[:12], form.user_name[:64])
     expected_token = request.cookies.get(SIGN_IN_COOKIE, "")
     submitted_token = field("form_token")
     if not expected_token or not secrets.compare_digest(expected_token, submitted_token):

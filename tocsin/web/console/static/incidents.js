@@ -259,11 +259,21 @@
   function renderRunbooks(container, runbooks, basePath) {
     var blocks = runbooks.map(function (run) {
       var block = element("div", "runbook");
-      var heading = element("h3", null, (run.document || run.id) + " ");
-      heading.appendChild(element("span", "badge", run.status || ""));
+      var heading = element("h3", null, run.document || run.id);
+      if (run.status) {
+        heading.appendChild(document.createTextNode(" "));
+        heading.appendChild(element("span", "badge", run.status));
+      }
       block.appendChild(heading);
       block.appendChild(element("p", "meta arn", run.arn));
       if (run.error) block.appendChild(element("p", "flash flash-error", run.error));
+      if (run.notice) {
+        var notice = element("p", "flash notice", run.notice + " ");
+        var link = element("a", null, "Switch role");
+        link.href = "/console/switch-role";
+        notice.appendChild(link);
+        block.appendChild(notice);
+      }
       if (run.failure) block.appendChild(element("p", "text", run.failure));
       var steps = element("ol", "steps");
       run.steps.forEach(function (step) { steps.appendChild(stepItem(run, step, basePath)); });
