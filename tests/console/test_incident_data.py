@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tocsin.notify.incident_messages import incident_link
 from tocsin.web.console.incident_data import (
     ListFilters,
     event_text,
@@ -28,6 +29,14 @@ def test_incident_key_round_trips_arn() -> None:
     assert key.arn == ARN
     assert key.path == "/console/incidents/111111111111/checkout/7c3c5b2e-90aa-4f3c"
     assert key.plan_arn == "arn:aws:ssm-incidents::111111111111:response-plan/checkout"
+
+
+def test_notification_links_open_the_incident_page() -> None:
+    key = parse_incident_arn(ARN)
+    assert key is not None
+    base = "https://tocsin.example.com"
+    assert incident_link(base, ARN) == base + key.path
+    assert incident_link(base, "not an incident ARN") == f"{base}/console/"
 
 
 @pytest.mark.parametrize(

@@ -99,7 +99,7 @@ def test_chat_messages_on_create_update_resolve(
     incident = owner.incidents.start_incident(responsePlanArn=plan)["incidentRecordArn"]
     run_jobs(server)
     assert wait_until(lambda: len(receiver.requests) == 4)
-    link_prefix = f"{server.url}/console/incidents/arn%3Aaws%3Assm-incidents%3A%3A{OWNER}"
+    link_prefix = f"{server.url}/console/incidents/{OWNER}/"
 
     slack = posts(receiver, "/slack/T0/B0/token")[0]
     assert slack.headers["content-type"] == "application/json"

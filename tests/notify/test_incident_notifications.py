@@ -165,7 +165,8 @@ def test_topics_receive_create_update_and_resolve(
     assert document["incident"]["status"] == "OPEN"
     assert document["incident"]["summary"] == "Orders cannot be paid"
     assert document["changes"] == []
-    assert document["link"].startswith(f"{server.url}/console/incidents/arn%3Aaws%3A")
+    account, plan_and_id = incident.split(":", 5)[4], incident.split("incident-record/", 1)[1]
+    assert document["link"] == f"{server.url}/console/incidents/{account}/{plan_and_id}"
 
     assert wait_until(lambda: len(notifications(receiver, "/chat")) == 1)
     chat = json.loads(notifications(receiver, "/chat")[0]["Message"])

@@ -61,8 +61,18 @@ class IncidentNotice:
 
 
 def incident_link(base_url: str, incident_arn: str) -> str:
-    """Return the console address of an incident under the server's public URL."""
-    return f"{base_url}/console/incidents/{quote(incident_arn, safe='')}"
+    """Return the console address of an incident under the server's public URL.
+
+    The console's incident page is ``/console/incidents/ACCOUNT/PLAN/ID``, the
+    account and the resource id of the incident's ARN.
+    """
+    _, _, resource = incident_arn.partition(":incident-record/")
+    account = incident_arn.split(":")[4] if incident_arn.count(":") >= 5 else ""
+    plan, _, record_id = resource.partition("/")
+    if not (account and plan and record_id):
+        return f"{base_url}/console/"
+    path = "/".join(quote(part, safe="") for part in (account, plan, record_id))
+    return f"{base_url}/console/incidents/{path}"
 
 
 def notice(
