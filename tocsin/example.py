@@ -455,7 +455,7 @@ def code_from_message(body: str) -> str | None:
 def console_password() -> str:
     """Return a new random password that meets the console's password policy."""
     # The fixed tail adds the upper case letter, digit and symbol that the
-    # policy asks for. The random part alone carries 96 bits.
+    # policy requires. The random part alone carries 96 bits.
     return f"{secrets.token_urlsafe(12)}-Tc7"
 
 

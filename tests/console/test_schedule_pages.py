@@ -1,6 +1,6 @@
 """The schedule, sharing and outbox pages in Chromium on a 390-pixel-wide screen.
 
-A user views a rotation's calendar, adds an override and sees it in the
+A user views a rotation's calendar, adds an override and finds it in the
 calendar, accepts a resource share invitation and opens the outbox. Every
 page fits the screen without horizontal scrolling.
 """

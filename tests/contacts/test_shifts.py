@@ -683,7 +683,7 @@ def test_properties_of_random_rotations(
     assert later == [s for s in shifts if s.end > middle]
 
 
-def test_override_ending_before_start_names_times_in_iso_8601() -> None:
+def test_override_error_shows_iso_times() -> None:
     with pytest.raises(InvalidRotationError) as caught:
         Override.from_wire(
             {

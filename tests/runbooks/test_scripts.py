@@ -66,11 +66,11 @@ def test_scripts_limited_to_listed_accounts(tmp_path: Path, request: pytest.Fixt
             started = ssm.start_automation_execution(DocumentName="Probe")
             settle(server)
             outcomes[account_id] = execution(ssm, started["AutomationExecutionId"])
-    allowed, refused = outcomes[OWNER], outcomes[OTHER]
+    allowed, rejected = outcomes[OWNER], outcomes[OTHER]
     assert allowed["AutomationExecutionStatus"] == "Success"
     assert [step["StepStatus"] for step in allowed["StepExecutions"]] == ["Success"]
-    assert refused["AutomationExecutionStatus"] == "Failed"
-    (step,) = refused["StepExecutions"]
+    assert rejected["AutomationExecutionStatus"] == "Failed"
+    (step,) = rejected["StepExecutions"]
     assert step["StepStatus"] == "Failed"
     assert f"disabled for account {OTHER}" in step["FailureMessage"]
     assert "TOCSIN_AUTOMATION_SCRIPT_ACCOUNTS" in step["FailureMessage"]

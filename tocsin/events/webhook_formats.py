@@ -337,7 +337,7 @@ def parse_body(body: bytes) -> Any:
 
 
 def _has_lone_surrogate(document: Any) -> bool:
-    """Return whether a string of ``document`` holds a surrogate that a \\u escape left unpaired."""
+    """Return whether a string of ``document`` contains an unpaired surrogate from a \\u escape."""
     try:
         json.dumps(document, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:

@@ -256,9 +256,9 @@ def receive(
     Returns None when ``token`` opens no active registration.
     ``max_per_minute`` is the quota of registrations that set none; a post
     over the quota raises WebhookQuotaExceeded and stores no event. Raises
-    WebhookPayloadError when the body cannot become events and
-    WebhookBusMissing when the registration's bus does not exist; nothing is
-    stored then, and the post is not counted. Every event of the body is
+    WebhookPayloadError when the body cannot become events, and
+    WebhookBusMissing when the registration's bus does not exist. In both
+    cases nothing is stored and the post is not counted. Every event of the body is
     stored in one transaction, so a body is either accepted whole or not at
     all. An sns registration also raises SnsSignatureError, and trusts only
     the certificates that ``sns_trust`` allows (none when it is None).

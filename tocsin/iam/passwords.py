@@ -28,7 +28,7 @@ HASH_BYTES = 32
 SCRYPT_MAX_MEMORY = 64 * 1024 * 1024
 
 # The password policy follows AWS's default for accounts without a custom
-# policy, which asks for 8 to 128 characters and a mix of character types.
+# policy, which requires 8 to 128 characters and a mix of character types.
 # Tocsin makes the mix three of the four classes and rejects the user name.
 MIN_LENGTH = 8
 MAX_LENGTH = 128

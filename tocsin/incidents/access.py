@@ -3,7 +3,7 @@
 Resources of another account are ResourceNotFoundException, as if they did
 not exist, unless a resource policy of the response plan or a RAM resource
 share shares them with the caller's account. Only the owner tags, shares,
-changes or deletes: an account that sees a shared plan gets
+changes or deletes it. An account that can read a shared plan gets
 AccessDeniedException for those operations.
 """
 

@@ -70,10 +70,10 @@ def _page_token_message(params: Mapping[str, Any], reason: str) -> str:
     if member is None:
         return reason
     value = str(params[member])
-    shown = (
+    excerpt = (
         value if len(value) <= SHOWN_TOKEN_CHARACTERS else value[:SHOWN_TOKEN_CHARACTERS] + "..."
     )
-    return f"Value '{shown}' at '{member}' was rejected. {reason}"
+    return f"Value '{excerpt}' at '{member}' was rejected. {reason}"
 
 
 def is_transaction_conflict(exc: DBAPIError) -> bool:

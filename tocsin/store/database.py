@@ -70,7 +70,7 @@ def _configure_sqlite(engine: Engine) -> None:
 def _create_private_file(path: Path) -> None:
     """Create an empty database file that only its owner may read, unless it exists.
 
-    The database holds incident data, hashed passwords and encrypted secrets.
+    The database contains incident data, hashed passwords and encrypted secrets.
     SQLite gives its -wal and -shm files the permissions of the database file.
     """
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -110,6 +110,9 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
 
     async def acknowledgement(request: Request) -> Response:
         if request.method not in ("GET", "HEAD", "POST"):
+            logger.info(
+                "acknowledgement link requested with method %s, answered 405", request.method
+            )
             return PlainTextResponse(
                 f"Method {request.method} is not allowed; open the link with GET, and "
                 "acknowledge with the page's POST form.",
