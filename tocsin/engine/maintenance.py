@@ -3,6 +3,10 @@
 The job reschedules itself, so the next run is a row in the jobs table like
 every other timer. Its key names the hour it is due, so nodes that start
 together schedule it once.
+
+NOTE: the console's session tables come from ``tocsin.web.console.models``,
+whose package imports Starlette, so the engine depends on the web layer
+until those models move beside IAM.
 """
 
 from __future__ import annotations

@@ -192,6 +192,9 @@ def record_post(
         return []
     resolve = group_resolved and webhook.resolve_incidents
     resolved_arns = []
+    # NOTE: a resolution that arrives before the target job has started the
+    # group's incident is stored in the group only, so without --resolve it
+    # never reaches that incident's timeline.
     for incident in open_incidents(session, [group.group_id]):
         _add_group_event(session, clock, incident, group, new_resolutions, resolve)
         if resolve:

@@ -237,7 +237,11 @@ def sign_in_blocked(
     user_name: str,
     client_address: str,
 ) -> bool:
-    """Tell whether recent failures for this user name or this client exceed the limits."""
+    """Return whether recent failures for this user name or this client exceed the limits.
+
+    NOTE: failures count per user name whoever sends them, so anyone who knows
+    an account id and user name can block that user's sign-in for a window.
+    """
     since = now - limits.window
     user_failures = session.scalar(
         select(func.count())
