@@ -7,8 +7,8 @@ contact and lasts 30 minutes and whose stage 2 pages the second, and
 ``--engagements`` StartEngagement calls. Every job due then (stage 1 and its
 page sends) runs before the measurement. The fake clock then moves 30
 minutes ahead, so every stage-2 job is due at once, and the measured part
-claims and runs them in batches as a job worker does: ``Engine.claim_batch``
-then ``Engine.execute_batch`` until none is left. Page sends are not run.
+runs them in batches as a job worker does, with ``Engine.run_batch_due``,
+until none is left. Page sends are not run.
 
 The result is this process's CPU time per stage start, which the load of
 other processes changes far less than the wall-clock time. On PostgreSQL
@@ -129,13 +129,13 @@ def second_stage_pages(server: RunningServer) -> int:
 
 
 def start_due_stages(engine: Engine, handler: BatchHandler) -> int:
-    """Claim and run due stage jobs in batches until none is left; return how many ran."""
+    """Run due stage jobs in batches until none is left; return how many ran."""
     count = 0
     while True:
-        claims = engine.claim_batch(STAGE_JOB, handler.batch_size, owner="bench")
-        if not claims:
+        ran = engine.run_batch_due(STAGE_JOB, handler, handler.batch_size, "bench")
+        if not ran:
             return count
-        count += engine.execute_batch(handler, claims)
+        count += ran
 
 
 def run(arguments: argparse.Namespace) -> None:

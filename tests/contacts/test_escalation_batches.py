@@ -1,4 +1,4 @@
-"""Escalation stages that fall due together start in batches, each once, fenced by their claims."""
+"""Escalation stages that fall due together start in batches, each once, under row locks."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from tocsin.contacts.engagements import STAGE_JOB
 from tocsin.contacts.pages import PAGE_SEND_JOB
 from tocsin.engine.clock import FakeClock
 from tocsin.engine.jobs import Job, JobStatus
+from tocsin.engine.queue import lock_due
 from tocsin.engine.worker import BatchHandler, Engine
 from tocsin.testing import RunningServer
 
@@ -115,14 +116,14 @@ def test_due_stages_start_once_in_batch(server: RunningServer, contacts: Any) ->
     assert isinstance(server.clock, FakeClock)
     server.clock.advance(timedelta(minutes=1))
 
-    claims = engine.claim_batch(STAGE_JOB, 100)
-    assert len(claims) == ENGAGEMENTS
-    assert engine.execute_batch(stage_handler(engine), claims) == ENGAGEMENTS
+    assert engine.run_batch_due(STAGE_JOB, stage_handler(engine), 100, "node") == ENGAGEMENTS
+    assert engine.run_batch_due(STAGE_JOB, stage_handler(engine), 100, "node") == 0
 
     assert second_stage_pages(server) == {arn: 1 for arn in engagements}
     stage_jobs = jobs_of(server, STAGE_JOB)
     assert [job.status for job in stage_jobs] == [JobStatus.DONE.value] * ENGAGEMENTS
     assert all(job.finished_at == server.clock.now() for job in stage_jobs)
+    assert all(job.attempts == 1 and job.lease_owner is None for job in stage_jobs)
     due_sends = [job for job in jobs_of(server, PAGE_SEND_JOB) if job.status == "pending"]
     assert len(due_sends) == ENGAGEMENTS
     assert all(job.due_at == server.clock.now() for job in due_sends)
@@ -137,27 +138,48 @@ def test_due_stages_start_once_in_batch(server: RunningServer, contacts: Any) ->
         assert receipt_types(contacts, stage_two[0]["PageArn"]) == ["SENT"]
 
 
-def test_retaken_batch_pages_once(server: RunningServer, contacts: Any) -> None:
+def test_batch_size_limits_one_transaction(server: RunningServer, contacts: Any) -> None:
+    engagements, _ = two_stage_engagements(server, contacts, 5)
+    engine = other_engine(server, "node")
+    assert isinstance(server.clock, FakeClock)
+    server.clock.advance(timedelta(minutes=1))
+
+    assert engine.run_batch_due(STAGE_JOB, stage_handler(engine), 2, "node") == 2
+    assert len(second_stage_pages(server)) == 2
+    assert engine.run_batch_due(STAGE_JOB, stage_handler(engine), 10, "node") == 3
+    assert second_stage_pages(server) == {arn: 1 for arn in engagements}
+
+
+def test_batch_that_dies_leaves_its_jobs_pending(server: RunningServer, contacts: Any) -> None:
     engagements, second_channel = two_stage_engagements(server, contacts, ENGAGEMENTS)
     first = other_engine(server, "first")
     second = other_engine(server, "second")
     assert isinstance(server.clock, FakeClock)
     server.clock.advance(timedelta(minutes=1))
+    database = server.runtime.database
 
-    # The first node claims the batch and stalls until its lease expires.
-    stalled = first.claim_batch(STAGE_JOB, 100)
-    assert len(stalled) == ENGAGEMENTS
-    server.clock.advance(timedelta(seconds=first.lease_seconds + 1))
-    retaken = second.claim_batch(STAGE_JOB, 100)
-    assert sorted(claim.id for claim in retaken) == sorted(claim.id for claim in stalled)
-    assert second.execute_batch(stage_handler(second), retaken) == ENGAGEMENTS
+    # The first node locks the due jobs and starts their stages, then dies
+    # before its transaction commits.
+    class Crash(Exception):
+        pass
 
-    # The stalled node wakes up: its claims are stale, so it starts nothing.
-    assert first.execute_batch(stage_handler(first), stalled) == ENGAGEMENTS
+    with pytest.raises(Crash), database.session() as session:
+        locked = lock_due(session, server.clock, "first", kind=STAGE_JOB, limit=100)
+        assert len(locked) == ENGAGEMENTS
+        contexts = [first._context(session, job, read_only=False) for job in locked]
+        stage_handler(first).run_batch(contexts)
+        if database.is_postgresql:
+            # Another node skips the locked rows instead of waiting for them.
+            assert second.run_batch_due(STAGE_JOB, stage_handler(second), 100, "second") == 0
+        raise Crash
+
+    stage_jobs = jobs_of(server, STAGE_JOB)
+    assert [job.status for job in stage_jobs] == [JobStatus.PENDING.value] * ENGAGEMENTS
+    assert all(job.attempts == 0 for job in stage_jobs)
+    assert second_stage_pages(server) == {}
+
+    assert second.run_batch_due(STAGE_JOB, stage_handler(second), 100, "second") == ENGAGEMENTS
     assert second_stage_pages(server) == {arn: 1 for arn in engagements}
-    tokens = {job.id: job.fencing_token for job in jobs_of(server, STAGE_JOB)}
-    assert all(tokens[claim.id] == claim.fencing_token for claim in retaken)
-
     settle(server)
     assert len(page_messages(server, second_channel)) == ENGAGEMENTS
 
@@ -168,16 +190,35 @@ def test_batch_skips_stopped_engagement(server: RunningServer, contacts: Any) ->
     assert isinstance(server.clock, FakeClock)
     server.clock.advance(timedelta(minutes=1))
 
-    claims = engine.claim_batch(STAGE_JOB, 100)
-    # StopEngagement cancels the claimed stage job of the first engagement.
+    # StopEngagement cancels the due stage job of the first engagement.
     contacts.stop_engagement(EngagementId=engagements[0], Reason="fixed")
-    assert engine.execute_batch(stage_handler(engine), claims) == 3
+    assert engine.run_batch_due(STAGE_JOB, stage_handler(engine), 100, "node") == 2
 
     assert second_stage_pages(server) == {arn: 1 for arn in engagements[1:]}
     statuses = sorted(job.status for job in jobs_of(server, STAGE_JOB))
     assert statuses == ["cancelled", "done", "done"]
     settle(server)
     assert len(page_messages(server, second_channel)) == 2
+
+
+def test_stage_job_of_stopped_engagement_starts_nothing(
+    server: RunningServer, contacts: Any
+) -> None:
+    """A stage job claimed on its own before the engagement stopped commits nothing."""
+    engagements, second_channel = two_stage_engagements(server, contacts, 1)
+    engine = other_engine(server, "node")
+    assert isinstance(server.clock, FakeClock)
+    server.clock.advance(timedelta(minutes=1))
+
+    claims = engine.claim(10)
+    assert [claim.kind for claim in claims] == [STAGE_JOB]
+    contacts.stop_engagement(EngagementId=engagements[0], Reason="fixed")
+    assert engine.execute(claims[0]) == "stale"
+
+    assert second_stage_pages(server) == {}
+    assert [job.status for job in jobs_of(server, STAGE_JOB)] == ["cancelled"]
+    settle(server)
+    assert page_messages(server, second_channel) == []
 
 
 def test_batch_failure_runs_jobs_alone(server: RunningServer, contacts: Any) -> None:
@@ -192,12 +233,14 @@ def test_batch_failure_runs_jobs_alone(server: RunningServer, contacts: Any) -> 
         broken = job.id
     server.clock.advance(timedelta(minutes=1))
 
-    claims = engine.claim_batch(STAGE_JOB, 100)
-    assert engine.execute_batch(stage_handler(engine), claims) == 3
+    assert engine.run_batch_due(STAGE_JOB, stage_handler(engine), 100, "node") == 3
 
-    statuses = {job.id: job.status for job in jobs_of(server, STAGE_JOB)}
-    assert statuses.pop(broken) == JobStatus.PENDING.value
-    assert list(statuses.values()) == [JobStatus.DONE.value] * 2
+    jobs = {job.id: job for job in jobs_of(server, STAGE_JOB)}
+    failed = jobs.pop(broken)
+    assert (failed.status, failed.attempts) == (JobStatus.PENDING.value, 1)
+    assert "IndexError" in (failed.last_error or "")
+    assert [job.status for job in jobs.values()] == [JobStatus.DONE.value] * 2
+    assert [job.attempts for job in jobs.values()] == [1, 1]
     assert len(second_stage_pages(server)) == 2
     advance(server, seconds=1)
     assert len(page_messages(server, second_channel)) == 2

@@ -242,6 +242,7 @@ def claim_due(
     lease_seconds: float,
     limit: int,
     kinds: Sequence[str] | None = None,
+    ids: Collection[int] | None = None,
 ) -> list[ClaimedJob]:
     """Lease up to ``limit`` due jobs to ``owner``, oldest due time first.
 
@@ -249,7 +250,7 @@ def claim_due(
     expired lease. When ``kinds`` is given, only jobs of those kinds are
     claimed, so a node leaves the kinds it cannot run to nodes that can. Jobs
     of a kind that no node runs stay pending, and the auditor reports them
-    once they are overdue.
+    once they are overdue. When ``ids`` is given, only those jobs are claimed.
     Each claim increments ``attempts`` and ``fencing_token``. PostgreSQL skips
     rows that other workers have locked; SQLite serialises claims through the
     write lock that BEGIN IMMEDIATE takes. One UPDATE selects, leases and
@@ -264,6 +265,8 @@ def claim_due(
     chosen = select(jobs.id).where(due).order_by(jobs.due_at, jobs.id).limit(limit)
     if kinds is not None:
         chosen = chosen.where(jobs.kind.in_(kinds))
+    if ids is not None:
+        chosen = chosen.where(column_in(session, jobs.id, ids))
     if session.get_bind().dialect.name == "postgresql":
         chosen = chosen.with_for_update(skip_locked=True)
     rows = session.execute(
@@ -305,6 +308,81 @@ def claim_due(
     ]
     claims.sort(key=lambda claim: (claim.due_at, claim.id))
     return claims
+
+
+def lock_due(
+    session: Session, clock: Clock, owner: str, *, kind: str, limit: int
+) -> list[ClaimedJob]:
+    """Lock up to ``limit`` pending due jobs of ``kind`` for the caller's transaction.
+
+    Jobs come oldest due time first. They stay pending and get no lease: the
+    caller runs them and marks them done with ``finish_locked`` in the same
+    transaction, so a rollback or a crash leaves them pending for the next
+    claim. PostgreSQL skips rows that other transactions have locked; SQLite's
+    BEGIN IMMEDIATE write lock excludes other writers. Each returned job
+    carries the attempt that this run makes.
+    """
+    now = clock.now()
+    jobs = JOBS.c
+    query = (
+        select(
+            jobs.id,
+            jobs.payload,
+            jobs.account_id,
+            jobs.attempts,
+            jobs.max_attempts,
+            jobs.fencing_token,
+            jobs.due_at,
+        )
+        .where(jobs.kind == kind, jobs.status == JobStatus.PENDING.value, jobs.due_at <= now)
+        .order_by(jobs.due_at, jobs.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return [
+        ClaimedJob(
+            id=row.id,
+            kind=kind,
+            payload=row.payload,
+            account_id=row.account_id,
+            attempts=row.attempts + 1,
+            max_attempts=row.max_attempts,
+            fencing_token=row.fencing_token,
+            due_at=row.due_at,
+            claimed_at=now,
+            owner=owner,
+        )
+        for row in session.execute(query)
+    ]
+
+
+def finish_locked(session: Session, clock: Clock, locked: Sequence[ClaimedJob]) -> None:
+    """Mark the jobs that ``lock_due`` returned done, counting the attempt, or raise.
+
+    Raises StaleClaimError when a job is no longer pending, for example
+    because the batch's own writes cancelled it; nothing of the transaction
+    may commit then.
+    """
+    if not locked:
+        return
+    now = clock.now()
+    jobs = JOBS.c
+    result = session.execute(
+        update(JOBS)
+        .where(
+            column_in(session, jobs.id, [job.id for job in locked]),
+            jobs.status == JobStatus.PENDING.value,
+        )
+        .values(
+            status=JobStatus.DONE.value,
+            attempts=jobs.attempts + 1,
+            finished_at=now,
+            updated_at=now,
+        )
+    )
+    if getattr(result, "rowcount", 0) != len(locked):
+        raise StaleClaimError([job.id for job in locked])
 
 
 def release_claims(session: Session, clock: Clock, claims: Sequence[ClaimedJob]) -> int:
@@ -368,62 +446,6 @@ def _check_owned(session: Session, claim: ClaimedJob, *, lock: bool) -> bool:
         and row.lease_owner == claim.owner
         and row.fencing_token == claim.fencing_token
     )
-
-
-def lock_owned(session: Session, claims: Sequence[ClaimedJob]) -> list[ClaimedJob]:
-    """Lock the job rows of ``claims`` and return the claims that still own their row.
-
-    Rows are locked in id order, so two workers that lock overlapping sets do
-    not wait on each other in a cycle. SQLite renders no FOR UPDATE, because
-    its BEGIN IMMEDIATE write lock excludes other writers.
-    """
-    if not claims:
-        return []
-    jobs = JOBS.c
-    query = (
-        select(jobs.id, jobs.status, jobs.lease_owner, jobs.fencing_token)
-        .where(column_in(session, jobs.id, [claim.id for claim in claims]))
-        .order_by(jobs.id)
-        .with_for_update()
-    )
-    rows = {row.id: row for row in session.execute(query)}
-    owned = []
-    for claim in claims:
-        row = rows.get(claim.id)
-        if (
-            row is not None
-            and row.status == JobStatus.RUNNING.value
-            and row.lease_owner == claim.owner
-            and row.fencing_token == claim.fencing_token
-        ):
-            owned.append(claim)
-    return owned
-
-
-def finish_all_if_owned(session: Session, claims: Sequence[ClaimedJob], **values: Any) -> None:
-    """Update the job rows of ``claims``, which one owner holds, or raise StaleClaimError.
-
-    The caller has locked the rows with ``lock_owned`` in the same transaction,
-    which checked each fencing token, so the update checks status and owner
-    only. When any row no longer matches, nothing of the transaction may commit.
-    """
-    if not claims:
-        return
-    owners = {claim.owner for claim in claims}
-    if len(owners) != 1:
-        raise ValueError(f"claims of one batch must share one owner, got {sorted(owners)}")
-    jobs = JOBS.c
-    result = session.execute(
-        update(JOBS)
-        .where(
-            column_in(session, jobs.id, [claim.id for claim in claims]),
-            jobs.status == JobStatus.RUNNING.value,
-            jobs.lease_owner == claims[0].owner,
-        )
-        .values(lease_owner=None, lease_expires_at=None, **values)
-    )
-    if getattr(result, "rowcount", 0) != len(claims):
-        raise StaleClaimError([claim.id for claim in claims])
 
 
 def finish_if_owned(session: Session, claim: ClaimedJob, **values: Any) -> None:

@@ -9,12 +9,13 @@ over therefore commits nothing: its handler's writes roll back with the
 transaction.
 
 A ``BatchHandler`` is a single-step handler that can also run many due jobs
-of its kind in one transaction. Each worker loop first claims up to
-``batch_size`` due jobs of every batch kind and runs them together, fenced
-like single jobs: the transaction locks every claimed row, drops the claims
-that were taken over, and marks the rest done in one fenced UPDATE. When the
-batch fails, each of its jobs runs again on its own, so one bad job fails
-alone.
+of its kind in one transaction. Each worker loop first runs, for every batch
+kind, up to ``batch_size`` due jobs in one transaction that locks their rows,
+runs the handler and marks them done. Such jobs need no lease or fencing
+token, because the row locks keep other workers away until the commit, and a
+crash rolls everything back and leaves them pending. When the batch fails,
+each of its jobs is claimed with a lease and runs on its own, so one bad job
+fails alone.
 
 A ``SendingHandler`` runs in three steps instead, so that no transaction is
 open while it waits on a mail server or webhook: a read-only prepare step
@@ -30,7 +31,6 @@ import random
 import socket
 import threading
 import uuid
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -49,11 +49,11 @@ from tocsin.engine.queue import (
     add_wake_hook,
     claim_due,
     extend_lease_if_owned,
-    finish_all_if_owned,
     finish_if_owned,
+    finish_locked,
     is_owned,
+    lock_due,
     lock_if_owned,
-    lock_owned,
     next_due_at,
     release_claims,
     remove_wake_hook,
@@ -243,72 +243,55 @@ class Engine:
                 found[kind] = handler
         return found
 
-    def claim_batch(self, kind: str, limit: int, *, owner: str | None = None) -> list[ClaimedJob]:
-        """Lease up to ``limit`` due jobs of ``kind`` in one transaction and return them."""
-        with self.database.session() as session:
-            claims = claim_due(
-                session,
-                self.clock,
-                owner or f"{self.name}:sync",
-                lease_seconds=self.lease_seconds,
-                limit=limit,
-                kinds=[kind],
-            )
-        lag_histogram = metrics.JOB_LAG.labels(kind)
-        for claim in claims:
-            lag = (claim.claimed_at - claim.due_at).total_seconds()
-            lag_histogram.observe(max(0.0, lag))
-        return claims
+    def run_batch_due(self, kind: str, handler: BatchHandler, limit: int, owner: str) -> int:
+        """Run up to ``limit`` due jobs of ``kind`` in one transaction; return how many ran.
 
-    def execute_batch(self, handler: BatchHandler, claims: Sequence[ClaimedJob]) -> int:
-        """Run claimed jobs of one batch kind in one fenced transaction; return how many ran.
+        The transaction locks the jobs' rows, runs ``handler.run_batch`` and
+        marks the jobs done (``lock_due`` and ``finish_locked``). When the
+        batch raises, its writes roll back and each of its jobs is claimed
+        with a lease and runs through ``execute`` on its own.
 
-        Claims that were taken over are left out. A claim that used up its
-        attempts, and every claim of a batch that raised, runs through
-        ``execute`` on its own.
+        NOTE: a process that dies during the batch leaves no attempt on its
+        jobs, so a job that kills its process every time is retried without
+        end. Batch handlers therefore do database work only.
         """
-        runnable: list[ClaimedJob] = []
-        for claim in claims:
-            if claim.attempts > (claim.max_attempts or self.max_attempts):
-                self.execute(claim)
-            else:
-                runnable.append(claim)
-        owned: list[ClaimedJob] = []
+        locked: list[ClaimedJob] = []
         try:
             with self.database.session() as session:
-                owned = lock_owned(session, runnable)
-                if owned:
-                    handler.run_batch(
-                        [self._context(session, claim, read_only=False) for claim in owned]
-                    )
-                    now = self.clock.now()
-                    finish_all_if_owned(
-                        session, owned, status=JobStatus.DONE.value, finished_at=now, updated_at=now
-                    )
+                locked = lock_due(session, self.clock, owner, kind=kind, limit=limit)
+                if not locked:
+                    return 0
+                handler.run_batch([self._context(session, job, read_only=False) for job in locked])
+                finish_locked(session, self.clock, locked)
         except Exception as exc:
+            if not locked:
+                raise
             logger.warning(
-                "a batch of %d jobs failed, so each runs on its own: %s: %s",
-                len(runnable),
+                "a batch of %d %s jobs failed, so each runs on its own: %s: %s",
+                len(locked),
+                kind,
                 type(exc).__name__,
                 exc,
                 exc_info=not isinstance(exc, StaleClaimError),
             )
-            for claim in runnable:
+            with self.database.session() as session:
+                claims = claim_due(
+                    session,
+                    self.clock,
+                    owner,
+                    lease_seconds=self.lease_seconds,
+                    limit=len(locked),
+                    ids=[job.id for job in locked],
+                )
+            for claim in claims:
                 self.execute(claim)
-            return len(claims)
+            return len(locked)
 
-        owned_ids = {claim.id for claim in owned}
-        stale = [claim for claim in runnable if claim.id not in owned_ids]
-        if stale:
-            logger.info(
-                "jobs %s were taken over or cancelled after their claim, so the batch left them",
-                [claim.id for claim in stale],
-            )
-        finished = Counter((claim.kind, "done") for claim in owned)
-        finished.update((claim.kind, "stale") for claim in stale)
-        for (kind, outcome), count in finished.items():
-            metrics.JOBS_FINISHED.labels(kind, outcome).inc(count)
-        return len(claims)
+        lag_histogram = metrics.JOB_LAG.labels(kind)
+        for job in locked:
+            lag_histogram.observe(max(0.0, (job.claimed_at - job.due_at).total_seconds()))
+        metrics.JOBS_FINISHED.labels(kind, "done").inc(len(locked))
+        return len(locked)
 
     def _run_batches(self, owner: str | None, limit: int | None = None) -> int:
         """Claim and run batches of every batch kind that has due jobs; return how many ran.
@@ -327,10 +310,9 @@ class Engine:
                     size = min(size, limit - count)
                 if size < 1:
                     return count
-                claims = self.claim_batch(kind, size, owner=owner)
-                if claims:
-                    count += self.execute_batch(handler, claims)
-                if len(claims) < size:
+                ran = self.run_batch_due(kind, handler, size, owner or f"{self.name}:sync")
+                count += ran
+                if ran < size:
                     break
         return count
 
