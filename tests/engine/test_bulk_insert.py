@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import cast, insert, select
 
 from tocsin.engine.jobs import Job
@@ -95,3 +99,50 @@ def test_insert_many_reject_mixed_columns(database: Database) -> None:
     rows = [job_row("mixed-1", MOMENT), {**job_row("mixed-2", MOMENT), "last_error": "x"}]
     with database.session() as session, pytest.raises(ValueError, match="different columns"):
         insert_many(session, JOBS, rows)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    moments=st.lists(
+        st.datetimes(
+            min_value=datetime(1, 1, 2),
+            max_value=datetime(9999, 12, 30),
+            timezones=st.sampled_from(
+                [UTC, timezone(timedelta(hours=-7)), ZoneInfo("Asia/Kolkata")]
+            ),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_insert_many_store_any_moment_as_core_does(
+    database: Database, moments: list[datetime]
+) -> None:
+    prefix = f"moment-{uuid.uuid4().hex}-"
+    payload = {"shared": ["one object", 2]}
+    with database.session() as session:
+        session.execute(
+            insert(JOBS),
+            [job_row(f"{prefix}core-{index}", moment) for index, moment in enumerate(moments)],
+        )
+        insert_many(
+            session,
+            JOBS,
+            [
+                job_row(f"{prefix}many-{index}", moment, payload=payload)
+                for index, moment in enumerate(moments)
+            ],
+        )
+    core = stored_due_text(database, f"{prefix}core-")
+    assert stored_due_text(database, f"{prefix}many-") == core
+    many = stored(database, f"{prefix}many-")
+    assert [row["due_at"] for row in many] == [moment.astimezone(UTC) for moment in moments]
+    assert [row["payload"] for row in many] == [payload] * len(moments)
+
+
+def test_insert_many_reject_naive_moment(database: Database) -> None:
+    naive = MOMENT.replace(tzinfo=None)
+    with database.session() as session, pytest.raises(ValueError, match="naive datetime"):
+        insert_many(session, JOBS, [job_row("naive-1", naive)])
