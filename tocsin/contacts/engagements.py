@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -50,6 +49,7 @@ from tocsin.contacts.stage_starts import StageStarter
 from tocsin.engine.clock import Clock
 from tocsin.engine.queue import cancel, enqueue
 from tocsin.iam.crypto import SecretBox
+from tocsin.store.ids import uuid7
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def start_engagement(
 ) -> Engagement:
     """Create an engagement of ``contact`` from StartEngagement's parameters and start it."""
     now = clock.now()
-    engagement_id = str(uuid.uuid4())
+    engagement_id = str(uuid7())
     stages = list(contact.plan.get("Stages") or []) if contact.type == ESCALATION else []
     engagement = Engagement(
         arn=engagement_arn(contact, engagement_id),

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -45,6 +44,7 @@ from tocsin.engine.clock import Clock
 from tocsin.engine.jobs import JobContext
 from tocsin.engine.queue import NewJob, column_in, enqueue_many
 from tocsin.store.bulk import insert_many
+from tocsin.store.ids import uuid7
 
 logger = logging.getLogger(__name__)
 
@@ -225,7 +225,7 @@ class StageStarter:
         self, engagement_arn: str, reached: Reached, plan: PagePlan, stage_index: int | None
     ) -> NewPage:
         contact = reached.contact
-        page_id = str(uuid.uuid4())
+        page_id = str(uuid7())
         arn = page_arn(contact.arn, contact.alias, page_id)
         start_time = self.clock.now()
         self._pages.append(
