@@ -15,6 +15,8 @@ from tests.contacts.engagement_support import (
     pages_of,
     settle,
 )
+from tocsin.contacts.stage_starts import StageStarter, lock_engagements
+from tocsin.engine.clock import FakeClock
 from tocsin.testing import RunningServer
 
 
@@ -126,3 +128,33 @@ def test_schedule_with_nobody_on_shift(server: RunningServer, contacts: Any) -> 
     assert pages_of(contacts, engagement) == []
     advance(server, minutes=10)
     assert len(pages_of(contacts, engagement)) == 1
+
+
+def test_one_batch_resolves_schedule_at_each_stage_start(
+    server: RunningServer, contacts: Any
+) -> None:
+    """Stage starts of one batch reuse a resolution only when no on-call schedule is in it."""
+    people = dict([paged_person(server, contacts, alias) for alias in ("ann", "bob")])
+    now = server.clock.now()
+    handoff = (now + timedelta(minutes=20)).replace(second=0, microsecond=0)
+    rotation = daily_rotation(contacts, list(people), handoff)
+    before = on_call(contacts, rotation, now)
+    after = on_call(contacts, rotation, handoff + timedelta(minutes=1))
+    oncall = schedule(contacts, rotation)
+    plan = escalation(
+        contacts, "plan", contact_stage(30, (oncall, False)), contact_stage(0, (oncall, False))
+    )
+    first, second = engage(contacts, plan), engage(contacts, plan)
+    settle(server)
+
+    assert isinstance(server.clock, FakeClock)
+    with server.runtime.database.session() as session:
+        engagements = lock_engagements(session, [first, second])
+        starter = StageStarter(session, server.clock)
+        early = starter.start_stage(engagements[first], 1)
+        server.clock.advance(handoff + timedelta(minutes=1) - server.clock.now())
+        late = starter.start_stage(engagements[second], 1)
+        starter.write()
+    assert [page.contact_arn for page in early] == [before]
+    assert [page.contact_arn for page in late] == [after]
+    assert [p["ContactArn"] for p in pages_of(contacts, second)] == [before, after]
