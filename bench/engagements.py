@@ -18,7 +18,7 @@ waits until every stage-2 page is sent.
 Lateness is read from the database afterwards. A stage's start is the
 ``start_time`` of the page that it created, which the stage handler takes
 from the server's clock as it starts the stage. Workers start stages that
-are due together in batches of up to 200 in one transaction, and a stage's
+are due together in batches of up to 1,000 in one transaction, and a stage's
 pages are visible only when its batch commits. The table therefore also
 gives the job's ``finished_at``, taken just before the batch's transaction
 commits, and the SENT receipt time of each stage-2 page. The server's CPU time and its

@@ -358,7 +358,7 @@ def lock_due(
 
 
 def finish_locked(session: Session, clock: Clock, locked: Sequence[ClaimedJob]) -> None:
-    """Mark the jobs that ``lock_due`` returned done, counting the attempt, or raise.
+    """Mark the jobs that ``lock_due`` returned as done and count their attempt.
 
     Raises StaleClaimError when a job is no longer pending, for example
     because the batch's own writes cancelled it; nothing of the transaction

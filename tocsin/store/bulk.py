@@ -140,7 +140,7 @@ def _once_per_object(processor: Processor) -> Processor:
 
     Rows of one statement often share objects: one ``stages`` list for every
     page of a contact, one timestamp for created_at and updated_at of every
-    job. Objects are told apart by identity, which is safe for one
+    job. Objects are compared by identity, which is safe for one
     statement, whose rows hold every object alive and unchanged until it
     runs. Plain values go straight to ``processor``.
     """
