@@ -374,3 +374,30 @@ def test_list_pages_by_contact_needs_personal(server: RunningServer, contacts: A
     with pytest.raises(ClientError) as info:
         contacts.list_pages_by_contact(ContactId=plan)
     assert error_of(info)["Fields"][0]["Name"] == "ContactId"
+
+
+def test_nul_character_is_rejected(server: RunningServer, contacts: Any) -> None:
+    """PostgreSQL stores no NUL character, so every database rejects one with a 400."""
+    person, channel = paged_person(server, contacts, "nul")
+    engagement = engage(contacts, person)
+    settle(server)
+    page = pages_of(contacts, engagement)[0]["PageArn"]
+    code = accept_code_in(page_messages(server, channel)[0].body)
+    calls = {
+        "Subject": lambda: engage(contacts, person, Subject="disk\x00full"),
+        "Content": lambda: engage(contacts, person, Content="\x00"),
+        "Reason": lambda: contacts.stop_engagement(EngagementId=engagement, Reason="r\x00"),
+        "Note": lambda: contacts.accept_page(
+            PageId=page, AcceptType="READ", AcceptCode=code, Note="seen\x00"
+        ),
+    }
+    for member, call in calls.items():
+        with pytest.raises(ClientError) as excinfo:
+            call()
+        error = error_of(excinfo)
+        assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert error["Code"] == "SerializationException"
+        assert member in error["Message"]
+        assert "NUL character" in error["Message"]
+    assert len(contacts.list_engagements()["Engagements"]) == 1
+    assert receipt_types(contacts, page) == ["SENT"]

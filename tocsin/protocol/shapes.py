@@ -151,7 +151,7 @@ def parse_scalar_text(shape: Shape, text: str, path: str) -> Any:
         return parse_timestamp_text(text, path)
     if kind == "blob":
         return decode_base64(text, path)
-    return text
+    return check_text(text, path)
 
 
 def format_scalar_text(shape: Shape, value: Any, path: str, ts_default: str) -> str:
@@ -298,7 +298,15 @@ def _decode_structure(
 
 
 def check_text(value: str, path: str) -> str:
-    """Return ``value`` unless it contains an unpaired surrogate, which no database can store."""
+    """Return ``value`` unless it contains what a database cannot store.
+
+    No database stores an unpaired surrogate, and PostgreSQL stores no NUL
+    character, so both are rejected on every database.
+    """
+    if "\x00" in value:
+        raise ValueConversionError(
+            path, value, "the text contains a NUL character (U+0000); remove it"
+        )
     if not value.isascii():
         try:
             value.encode("utf-8")
