@@ -361,7 +361,7 @@ def finish_locked(session: Session, clock: Clock, locked: Sequence[ClaimedJob]) 
     """Mark the jobs that ``lock_due`` returned as done and count their attempt.
 
     Raises StaleClaimError when a job is no longer pending, for example
-    because the batch's own writes cancelled it; nothing of the transaction
+    because the batch's own writes cancelled it. Nothing of the transaction
     may commit then.
     """
     if not locked:

@@ -88,8 +88,6 @@ def _encoded_rows(
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
     raise TypeError(f"{type(value).__name__} value {value!r} has no JSON form for a bulk insert")
 
 
